@@ -1,0 +1,73 @@
+"""The Starlette application: /graphql (HTTP and graphql-transport-ws) and /healthz."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from api.auth import bearer, user_for_token
+from api.context import Context
+from api.graphql.schema import schema
+from api.services import Services
+from models.db import close_database, open_database
+from models.settings import Settings, load_settings
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
+        services: Services = request.app.state.services
+        context = Context(request=request, response=response, services=services)
+        if isinstance(request, Request):
+            token = bearer(request.headers.get("authorization"))
+            context.user, context.token_expires = await user_for_token(token, secret=services.settings.secret_key)
+        return context
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """graphql-transport-ws: the token comes in connection_init, else on the upgrade request."""
+        params = context.connection_params or {}
+        token = bearer(params.get("authorization") or params.get("Authorization"))
+        token = token or bearer(context.request.headers.get("authorization"))
+        user, expires = await user_for_token(token, secret=context.settings.secret_key)
+        if user is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.user, context.token_expires = user, expires
+        return None
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None, *, poll_interval: float = 1.0, check_migrated: bool = True) -> Starlette:
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await open_database(settings.database_url, check_migrated=check_migrated)
+        services = await Services.start(settings, poll_interval=poll_interval)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.stop()
+            await close_database()
+
+    graphql = GraphQLApp(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL], graphql_ide="graphiql")
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+        ],
+        lifespan=lifespan,
+    )

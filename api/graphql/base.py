@@ -1,0 +1,115 @@
+"""Building blocks: global ids, typed user errors, Relay connections with keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+
+from models.errors import DomainError, ValidationErrors
+
+T = TypeVar("T")
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
+@strawberry.interface(description="An object with a global id; `node(id:)` fetches any of them.")
+class Node:
+    id: strawberry.ID
+
+
+def to_global_id(type_name: str, pk: int) -> strawberry.ID:
+    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("="))
+
+
+class BadId(DomainError):
+    code = "INVALID_ID"
+
+
+def from_global_id(value: str, expected: str | None = None, *, field: str = "id") -> tuple[str, int]:
+    """Decode a global id; a malformed one or one of another type is a typed error naming the field."""
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        type_name, _, raw = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        pk = int(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadId("无效的ID", field=field) from None
+    if expected is not None and type_name != expected:
+        raise BadId(f"ID 不是 {expected} 类型", field=field)
+    return type_name, pk
+
+
+@strawberry.type(description="Invalid input or a broken business rule; `field` names the input path.")
+class UserError:
+    code: str
+    field: str | None
+    message: str
+
+
+def user_errors(error: DomainError) -> list[UserError]:
+    """The one place where domain errors become the payload's `errors` list."""
+    items = error.errors if isinstance(error, ValidationErrors) else [error]
+    return [UserError(code=e.code, field=e.field, message=e.message) for e in items]
+
+
+def forbidden(message: str = "没有权限执行此操作") -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "FORBIDDEN"})
+
+
+def unauthenticated() -> GraphQLError:
+    return GraphQLError("请先登录", extensions={"code": "UNAUTHENTICATED"})
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items match, over all pages.")
+    async def total_count(self) -> int:
+        return await self._count()
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode("|".join(str(v) for v in values).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[str]:
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise BadId("无效的分页游标", field="after", code="INVALID_CURSOR") from None
+    parts = raw.split("|")
+    if len(parts) != arity:
+        raise BadId("无效的分页游标", field="after", code="INVALID_CURSOR")
+    return parts
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if not 0 <= first <= MAX_PAGE:
+        raise GraphQLError(f"first 必须在 0 到 {MAX_PAGE} 之间", extensions={"code": "BAD_USER_INPUT", "field": "first"})
+    return first
+
+
+def given(value: T | None) -> T | None:
+    """An optional argument's value, with "not given" (UNSET) read as None."""
+    return None if value is strawberry.UNSET else value

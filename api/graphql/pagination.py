@@ -1,0 +1,63 @@
+"""Keyset pagination: cursors carry the sort key, so deep pages cost the same as the first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from api.graphql.base import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
+
+M = TypeVar("M")
+N = TypeVar("N")
+
+
+def _parse(value: str, sample: Any) -> Any:
+    if isinstance(sample, datetime):
+        return datetime.fromisoformat(value)
+    return int(value)
+
+
+async def paginate(
+    query: QuerySet[Any],
+    *,
+    keys: tuple[str, ...],
+    samples: tuple[Any, ...],
+    first: int | None,
+    after: str | None,
+    wrap: Callable[[Any], N],
+) -> Connection[N]:
+    """A Relay page of `query` ordered by `keys` (the last key unique), after the cursor."""
+    size = page_size(first)
+    page = query
+    if after:
+        values = [_parse(v, s) for v, s in zip(decode_cursor(after, len(keys)), samples, strict=True)]
+        page = page.filter(_after(keys, values))
+    rows = await page.order_by(*keys).limit(size + 1)
+    more = len(rows) > size
+    rows = rows[:size]
+    edges = [Edge(cursor=encode_cursor([_cursor_value(getattr(r, k)) for k in keys]), node=wrap(r)) for r in rows]
+
+    async def count() -> int:
+        return await query.count()
+
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        _count=count,
+    )
+
+
+def _cursor_value(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _after(keys: tuple[str, ...], values: list[Any]) -> Q:
+    """(k1, k2) > (v1, v2) spelled out so that any database can use the composite index."""
+    if len(keys) == 1:
+        return Q(**{f"{keys[0]}__gt": values[0]})
+    head, rest = keys[0], keys[1:]
+    return Q(**{f"{head}__gt": values[0]}) | (Q(**{head: values[0]}) & _after(rest, values[1:]))

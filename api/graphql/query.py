@@ -1,0 +1,177 @@
+"""Queries: every list and object is scoped to what the viewer's department may see."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+from graphql import GraphQLError
+
+from api.context import Info
+from api.graphql.base import Connection, Node, from_global_id, given
+from api.graphql.pagination import paginate
+from api.graphql.types import (
+    AdminLevel,
+    ApprovalDecision,
+    ApprovalItem,
+    Department,
+    DecisionPush,
+    DepartmentKind,
+    Liaison,
+    PushStatus,
+    User,
+)
+from models import account, catalogue, decision
+from models.calendar import current_calendar
+from models.errors import DomainError
+from models.visibility import can_see_decision, can_see_push, can_see_user, inbox, visible_decisions, visible_users
+from models.workdays import WorkCalendar
+
+EPOCH = datetime(1970, 1, 1)
+
+
+@strawberry.type(description="A working-day calendar year as deadlines use it.")
+class CalendarYearView:
+    year: int
+    official: bool = strawberry.field(description="False: no published schedule yet, weekends-only rule.")
+    holidays: list[date]
+    make_up_workdays: list[date]
+    working_day_count: int
+
+
+def _year_view(calendar: WorkCalendar, year: int) -> CalendarYearView:
+    days = [e for e in calendar.exceptions if e.day.year == year]
+    return CalendarYearView(
+        year=year,
+        official=year in calendar.official_years,
+        holidays=sorted(e.day for e in days if not e.is_workday and e.day.weekday() < 5),
+        make_up_workdays=sorted(e.day for e in days if e.is_workday),
+        working_day_count=calendar.working_days_between(date(year - 1, 12, 31), date(year, 12, 31)),
+    )
+
+
+async def _node(info: Info, id: strawberry.ID) -> Node | None:
+    """Any object by global id, with the same scoping as the lists (None when not visible)."""
+    viewer = info.context.require_user()
+    try:
+        kind, pk = from_global_id(id)
+    except DomainError:
+        return None
+    loaders = info.context.loaders
+    if kind == "Department":
+        dept = await loaders.department.load(pk)
+        return Department(row=dept) if dept else None
+    if kind == "User":
+        user = await loaders.user.load(pk)
+        return User(row=user) if user and can_see_user(viewer, user) else None
+    if kind == "Liaison":
+        term = await account.LiaisonAppointment.get_or_none(id=pk)
+        return Liaison(row=term) if term else None
+    if kind == "ApprovalItem":
+        item = await loaders.item.load(pk)
+        return ApprovalItem(row=item) if item else None
+    if kind == "ApprovalDecision":
+        row = await loaders.decision.load(pk)
+        return ApprovalDecision(row=row) if row and await can_see_decision(viewer, row) else None
+    if kind == "DecisionPush":
+        push = await loaders.push.load(pk)
+        issuer = await loaders.decision.load(push.decision_id) if push else None
+        if push and issuer and can_see_push(viewer, push, issuer.issuer_id):
+            return DecisionPush(row=push)
+    return None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in user, or null.")
+    def me(self, info: Info) -> User | None:
+        user = info.context.user
+        return User(row=user) if user else None
+
+    @strawberry.field(description="Any object by its global id, if the viewer may see it.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await _node(info, id)
+
+    @strawberry.field(description="The department directory (every signed-in user may read it).")
+    async def departments(
+        self,
+        info: Info,
+        kind: DepartmentKind | None = strawberry.UNSET,
+        level: AdminLevel | None = strawberry.UNSET,
+        first: int | None = strawberry.UNSET,
+        after: str | None = strawberry.UNSET,
+    ) -> Connection[Department]:
+        info.context.require_user()
+        query = account.Department.all()
+        if kind:
+            query = query.filter(kind=kind)
+        if level:
+            query = query.filter(level=level)
+        return await paginate(query, keys=("id",), samples=(0,), first=given(first), after=given(after),
+                              wrap=lambda r: Department(row=r))
+
+    @strawberry.field(description="Accounts the viewer may see: their own department's (all, for admins).")
+    async def users(
+        self, info: Info, first: int | None = strawberry.UNSET, after: str | None = strawberry.UNSET
+    ) -> Connection[User]:
+        viewer = info.context.require_user()
+        return await paginate(visible_users(viewer), keys=("id",), samples=(0,), first=given(first),
+                              after=given(after), wrap=lambda r: User(row=r))
+
+    @strawberry.field(description="The item catalogue.")
+    async def approval_items(
+        self, info: Info, first: int | None = strawberry.UNSET, after: str | None = strawberry.UNSET
+    ) -> Connection[ApprovalItem]:
+        info.context.require_user()
+        return await paginate(catalogue.ApprovalItem.all(), keys=("id",), samples=(0,), first=given(first),
+                              after=given(after), wrap=lambda r: ApprovalItem(row=r))
+
+    @strawberry.field(description="Decisions the viewer's department issued or received, newest first.")
+    async def decisions(
+        self, info: Info, first: int | None = strawberry.UNSET, after: str | None = strawberry.UNSET
+    ) -> Connection[ApprovalDecision]:
+        viewer = info.context.require_user()
+        return await paginate(visible_decisions(viewer), keys=("id",), samples=(0,), first=given(first),
+                              after=given(after), wrap=lambda r: ApprovalDecision(row=r))
+
+    @strawberry.field(description="Pushes addressed to the viewer's department, earliest deadline first.")
+    async def inbox(
+        self,
+        info: Info,
+        status: PushStatus | None = strawberry.UNSET,
+        overdue: bool | None = strawberry.UNSET,
+        due_before: date | None = strawberry.UNSET,
+        first: int | None = strawberry.UNSET,
+        after: str | None = strawberry.UNSET,
+    ) -> Connection[DecisionPush]:
+        viewer = info.context.require_user()
+        now = info.context.now()
+        query = inbox(viewer)
+        if status:
+            query = query.filter(status=status)
+        if overdue is True:
+            query = query.filter(status=decision.PushStatus.PENDING, claim_deadline__lt=now)
+        elif overdue is False:
+            query = query.exclude(status=decision.PushStatus.PENDING, claim_deadline__lt=now)
+        if due_before:
+            query = query.filter(claim_due_on__lt=due_before)
+        return await paginate(query, keys=("claim_deadline", "id"), samples=(EPOCH, 0), first=given(first),
+                              after=given(after), wrap=lambda r: DecisionPush(row=r))
+
+    @strawberry.field(description="The date `days` working days after `start` (the start day does not count).")
+    async def add_working_days(self, info: Info, start: date, days: int) -> date:
+        info.context.require_user()
+        if not 1 <= days <= 365:
+            raise GraphQLError("days 必须在 1 到 365 之间", extensions={"code": "BAD_USER_INPUT", "field": "days"})
+        calendar = await current_calendar()
+        try:
+            return calendar.add_working_days(start, days)
+        except ValueError:
+            raise GraphQLError("日期超出日历范围", extensions={"code": "BAD_USER_INPUT", "field": "start"}) from None
+
+    @strawberry.field(description="A year of the working-day calendar: holidays, make-up workdays, status.")
+    async def calendar_year(self, info: Info, year: int) -> CalendarYearView:
+        info.context.require_user()
+        if not 2000 <= year <= 2100:
+            raise GraphQLError("年份超出范围", extensions={"code": "BAD_USER_INPUT", "field": "year"})
+        return _year_view(await current_calendar(), year)

@@ -1,0 +1,351 @@
+"""GraphQL object types; each wraps an ORM row and loads relations through the request's loaders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from api.context import Info
+from api.graphql.base import Node, to_global_id
+from models import account as acc
+from models import catalogue as cat
+from models import decision as dec
+from models import enums
+from models.identifiers import mask_citizen_id, mask_phone
+from models.visibility import can_see_user, visible_pushes_of
+
+DepartmentKind = strawberry.enum(enums.DepartmentKind)
+AdminLevel = strawberry.enum(enums.AdminLevel)
+Role = strawberry.enum(enums.Role)
+CounterpartyKind = strawberry.enum(enums.CounterpartyKind)
+Channel = strawberry.enum(enums.Channel)
+PushStatus = strawberry.enum(enums.PushStatus)
+DecisionStatus = strawberry.enum(enums.DecisionStatus)
+ResponsibilityKind = strawberry.enum(enums.ResponsibilityKind)
+
+
+@strawberry.type(description="A department (部门) at city or county level.")
+class Department(Node):
+    row: strawberry.Private[acc.Department]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("Department", self.row.id)
+
+    @strawberry.field
+    def code(self) -> str:
+        return self.row.code
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def kind(self) -> DepartmentKind:
+        return self.row.kind
+
+    @strawberry.field
+    def level(self) -> AdminLevel:
+        return self.row.level
+
+    @strawberry.field
+    def region_code(self) -> str:
+        return self.row.region_code
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Department | None:
+        if self.row.parent_id is None:
+            return None
+        row = await info.context.loaders.department.load(self.row.parent_id)
+        return Department(row=row) if row else None
+
+    @strawberry.field(description="Art. 27–28: every liaison term, current and past, oldest first.")
+    async def liaisons(self, info: Info) -> list[Liaison]:
+        return [Liaison(row=t) for t in await info.context.loaders.liaisons_of_department.load(self.row.id)]
+
+    @strawberry.field(description="False when nobody currently serves as liaison officer (Art. 27 requires one).")
+    async def has_active_liaison(self, info: Info) -> bool:
+        terms = await info.context.loaders.liaisons_of_department.load(self.row.id)
+        return any(t.ended_at is None for t in terms)
+
+
+@strawberry.type(description="A user account; never deleted, only disabled.")
+class User(Node):
+    row: strawberry.Private[acc.User]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("User", self.row.id)
+
+    @strawberry.field
+    def username(self) -> str:
+        return self.row.username
+
+    @strawberry.field
+    def display_name(self) -> str:
+        return self.row.display_name
+
+    @strawberry.field
+    def roles(self) -> list[Role]:
+        return [enums.Role(r) for r in self.row.roles]
+
+    @strawberry.field
+    def is_active(self) -> bool:
+        return self.row.is_active
+
+    @strawberry.field
+    async def department(self, info: Info) -> Department:
+        row = await info.context.loaders.department.load(self.row.department_id)
+        assert row is not None
+        return Department(row=row)
+
+
+@strawberry.type(description="A liaison officer's term (联络员任职), Art. 27–28.")
+class Liaison(Node):
+    row: strawberry.Private[acc.LiaisonAppointment]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("Liaison", self.row.id)
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.row.title
+
+    @strawberry.field(description="Masked unless revealed by an authorised role.")
+    def phone(self) -> str:
+        return mask_phone(self.row.phone)
+
+    @strawberry.field
+    def started_at(self) -> datetime:
+        return self.row.started_at
+
+    @strawberry.field
+    def ended_at(self) -> datetime | None:
+        return self.row.ended_at
+
+    @strawberry.field
+    def is_active(self) -> bool:
+        return self.row.ended_at is None
+
+    @strawberry.field
+    async def user(self, info: Info) -> User | None:
+        row = await info.context.loaders.user.load(self.row.user_id)
+        viewer = info.context.require_user()
+        return User(row=row) if row and can_see_user(viewer, row) else None
+
+    @strawberry.field
+    async def department(self, info: Info) -> Department:
+        row = await info.context.loaders.department.load(self.row.department_id)
+        assert row is not None
+        return Department(row=row)
+
+
+@strawberry.type(description="An item of the catalogue (事项), Art. 8 and 23.")
+class ApprovalItem(Node):
+    row: strawberry.Private[cat.ApprovalItem]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("ApprovalItem", self.row.id)
+
+    @strawberry.field
+    def code(self) -> str:
+        return self.row.code
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def legal_basis(self) -> str:
+        return self.row.legal_basis
+
+    @strawberry.field
+    def commitment_based(self) -> bool:
+        return self.row.commitment_based
+
+    @strawberry.field
+    def joint_inspection(self) -> bool:
+        return self.row.joint_inspection
+
+    @strawberry.field
+    def responsibility(self) -> ResponsibilityKind:
+        return self.row.responsibility
+
+    @strawberry.field
+    def is_active(self) -> bool:
+        return self.row.is_active
+
+    @strawberry.field
+    async def supervising_departments(self, info: Info) -> list[Department]:
+        return [Department(row=d) for d in await info.context.loaders.supervisors_of_item.load(self.row.id)]
+
+
+@strawberry.type(description="The person or organisation a decision concerns (行政相对人); personal data masked.")
+class Counterparty:
+    row: strawberry.Private[dec.Decision]
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.counterparty_name
+
+    @strawberry.field
+    def kind(self) -> CounterpartyKind:
+        return self.row.counterparty_kind
+
+    @strawberry.field(description="Citizen ID number, masked (370802********1234).")
+    def id_number(self) -> str | None:
+        return mask_citizen_id(self.row.id_number) if self.row.id_number else None
+
+    @strawberry.field(description="Unified social credit code (public, not masked).")
+    def credit_code(self) -> str | None:
+        return self.row.credit_code
+
+    @strawberry.field
+    def contact_name(self) -> str | None:
+        return self.row.contact_name
+
+    @strawberry.field(description="Phone number, masked (138****5678).")
+    def phone(self) -> str | None:
+        return mask_phone(self.row.phone) if self.row.phone else None
+
+    @strawberry.field
+    def address(self) -> str | None:
+        return self.row.address
+
+
+@strawberry.type(name="ApprovalDecision", description="An approval decision (审批决定).")
+class ApprovalDecision(Node):
+    row: strawberry.Private[dec.Decision]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("ApprovalDecision", self.row.id)
+
+    @strawberry.field
+    def document_number(self) -> str:
+        return self.row.document_number
+
+    @strawberry.field
+    async def item(self, info: Info) -> ApprovalItem:
+        row = await info.context.loaders.item.load(self.row.item_id)
+        assert row is not None
+        return ApprovalItem(row=row)
+
+    @strawberry.field
+    async def issuer(self, info: Info) -> Department:
+        row = await info.context.loaders.department.load(self.row.issuer_id)
+        assert row is not None
+        return Department(row=row)
+
+    @strawberry.field
+    def counterparty(self) -> Counterparty:
+        return Counterparty(row=self.row)
+
+    @strawberry.field
+    def approved_on(self) -> date:
+        return self.row.approved_on
+
+    @strawberry.field
+    def valid_from(self) -> date | None:
+        return self.row.valid_from
+
+    @strawberry.field
+    def valid_until(self) -> date | None:
+        return self.row.valid_until
+
+    @strawberry.field
+    def content(self) -> str:
+        return self.row.content
+
+    @strawberry.field
+    def channel(self) -> Channel:
+        return self.row.channel
+
+    @strawberry.field
+    def status(self) -> DecisionStatus:
+        return self.row.status
+
+    @strawberry.field(description="The issuer sees every push; a receiving department sees its own.")
+    async def pushes(self, info: Info) -> list[DecisionPush]:
+        pushes = await info.context.loaders.pushes_of_decision.load(self.row.id)
+        viewer = info.context.require_user()
+        return [DecisionPush(row=p) for p in visible_pushes_of(viewer, self.row, pushes)]
+
+
+@strawberry.type(description="A decision pushed to one supervising department (推送), to be claimed in 3 working days.")
+class DecisionPush(Node):
+    row: strawberry.Private[dec.DecisionPush]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("DecisionPush", self.row.id)
+
+    @strawberry.field
+    async def decision(self, info: Info) -> ApprovalDecision:
+        row = await info.context.loaders.decision.load(self.row.decision_id)
+        assert row is not None
+        return ApprovalDecision(row=row)
+
+    @strawberry.field
+    async def department(self, info: Info) -> Department:
+        row = await info.context.loaders.department.load(self.row.department_id)
+        assert row is not None
+        return Department(row=row)
+
+    @strawberry.field
+    def status(self) -> PushStatus:
+        return self.row.status
+
+    @strawberry.field
+    def pushed_at(self) -> datetime:
+        return self.row.pushed_at
+
+    @strawberry.field
+    def claim_due_on(self) -> date:
+        return self.row.claim_due_on
+
+    @strawberry.field(description="23:59:59 Asia/Shanghai of claimDueOn.")
+    def claim_deadline(self) -> datetime:
+        return self.row.claim_deadline
+
+    @strawberry.field(description="True when the deadline crosses a year whose schedule is not yet official.")
+    def deadline_provisional(self) -> bool:
+        return self.row.deadline_provisional
+
+    @strawberry.field(description="PENDING after claimDeadline.")
+    def overdue(self, info: Info) -> bool:
+        return self.row.is_overdue(info.context.now())
+
+    @strawberry.field
+    def claimed_at(self) -> datetime | None:
+        return self.row.claimed_at
+
+    @strawberry.field
+    async def claimed_by(self, info: Info) -> User | None:
+        if self.row.claimed_by_id is None:
+            return None
+        row = await info.context.loaders.user.load(self.row.claimed_by_id)
+        return User(row=row) if row else None
+
+    @strawberry.field(description="Claimed after the deadline: stays recorded as late.")
+    def claimed_late(self) -> bool:
+        return self.row.claimed_late
+
+    @strawberry.field
+    def return_reason(self) -> str | None:
+        return self.row.return_reason
+
+    @strawberry.field
+    def returned_at(self) -> datetime | None:
+        return self.row.returned_at
+
+    @strawberry.field
+    def reminded_at(self) -> datetime | None:
+        return self.row.reminded_at
+
+    @strawberry.field(description="When the platform recorded the push as overdue.")
+    def overdue_at(self) -> datetime | None:
+        return self.row.overdue_at

@@ -1,0 +1,51 @@
+"""What one API process holds for its lifetime: settings, Redis, the job queue and the hub."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis.asyncio as aioredis
+from arq.connections import ArqRedis
+
+from api.hub import Hub
+from models.settings import Settings
+from workers.dispatch import flush_outbox
+from workers.redis import arq_pool, redis_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: aioredis.Redis
+    arq: ArqRedis | None
+    hub: Hub
+
+    async def after_commit(self, now: datetime) -> None:
+        """Publish what the transaction committed; failures here never undo the commit."""
+        try:
+            await flush_outbox(self.redis, self.arq, now)
+        except Exception:  # the sweep publishes whatever this missed
+            log.exception("提交后发布事件失败，将由定时清扫补发")
+        self.hub.kick()
+
+    @classmethod
+    async def start(cls, settings: Settings, *, poll_interval: float = 1.0) -> Services:
+        redis = redis_client(settings)
+        try:
+            arq: ArqRedis | None = await arq_pool(settings)
+        except Exception:  # Redis may be down at start; deadlines are still swept from rows
+            log.exception("无法连接任务队列 Redis，截止提醒将由定时清扫补做")
+            arq = None
+        hub = Hub(redis, poll_interval=poll_interval)
+        await hub.start()
+        return cls(settings=settings, redis=redis, arq=arq, hub=hub)
+
+    async def stop(self) -> None:
+        await self.hub.stop()
+        if self.arq is not None:
+            await self.arq.aclose()
+        await self.redis.aclose()

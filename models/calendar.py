@@ -1,0 +1,141 @@
+"""The working-day calendar as data (architecture rule 7): seeded, extended by administrators."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.enums import CalendarSource, CalendarYearStatus
+from models.errors import DomainError, InvalidInput, raise_all
+from models.workdays import ExceptionDay, WorkCalendar, package_exception_days
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+END_OF_DAY = time(23, 59, 59)
+
+
+class CalendarDay(Model):
+    """A day that breaks the weekend rule: a statutory holiday or a make-up workday (调休)."""
+
+    id = fields.IntField(primary_key=True)
+    day = fields.DateField(unique=True)
+    is_workday = fields.BooleanField()
+    name = fields.CharField(max_length=64, default="")
+    source = fields.CharEnumField(CalendarSource, max_length=16)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "calendar_day"
+
+
+class CalendarYear(Model):
+    """Whether the schedule of a year is official (published) or provisional (weekends only)."""
+
+    id = fields.IntField(primary_key=True)
+    year = fields.IntField(unique=True)
+    status = fields.CharEnumField(CalendarYearStatus, max_length=16)
+    source = fields.CharEnumField(CalendarSource, max_length=16)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "calendar_year"
+
+
+class CalendarState(Model):
+    """One row whose version changes with every calendar edit, so every process reloads."""
+
+    id = fields.IntField(primary_key=True)
+    version = fields.IntField(default=0)
+
+    class Meta:
+        table = "calendar_state"
+
+
+_cache: tuple[int, WorkCalendar] | None = None
+
+
+def deadline_at(due_on: date) -> datetime:
+    """The end (23:59:59 Asia/Shanghai) of the day a deadline falls on."""
+    return datetime.combine(due_on, END_OF_DAY, SHANGHAI)
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(SHANGHAI).date()
+
+
+async def calendar_version() -> int:
+    state = await CalendarState.get_or_none(id=1)
+    return state.version if state else 0
+
+
+async def bump_version() -> None:
+    state, _ = await CalendarState.get_or_create(id=1, defaults={"version": 0})
+    await CalendarState.filter(id=1).update(version=state.version + 1)
+
+
+async def current_calendar() -> WorkCalendar:
+    """The calendar as stored, rebuilt only when another process or an admin changed it."""
+    global _cache
+    version = await calendar_version()
+    if _cache is not None and _cache[0] == version:
+        return _cache[1]
+    days = await CalendarDay.all()
+    official = await CalendarYear.filter(status=CalendarYearStatus.OFFICIAL).values_list("year", flat=True)
+    calendar = WorkCalendar(
+        [ExceptionDay(d.day, d.is_workday, d.name) for d in days], [int(y) for y in official]  # type: ignore[call-overload]
+    )
+    _cache = (version, calendar)
+    return calendar
+
+
+async def seed_calendar_from_package() -> int:
+    """Load 2004–2026 from the chinese-calendar package, never overwriting an administrator's entry."""
+    exceptions, years = package_exception_days()
+    known = set(await CalendarDay.all().values_list("day", flat=True))
+    new = [
+        CalendarDay(day=e.day, is_workday=e.is_workday, name=e.name[:64], source=CalendarSource.PACKAGE)
+        for e in exceptions
+        if e.day not in known
+    ]
+    await CalendarDay.bulk_create(new, batch_size=500)
+    known_years = set(await CalendarYear.all().values_list("year", flat=True))
+    await CalendarYear.bulk_create(
+        [
+            CalendarYear(year=y, status=CalendarYearStatus.OFFICIAL, source=CalendarSource.PACKAGE)
+            for y in years
+            if y not in known_years
+        ]
+    )
+    if new:
+        await bump_version()
+    return len(new)
+
+
+async def publish_year(year: int, holidays: list[tuple[date, str]], workdays: list[tuple[date, str]]) -> None:
+    """Enter a year's official schedule (State Council notice): replaces that year's exception days."""
+    errors: list[DomainError] = []
+    if not 2000 <= year <= 2100:
+        errors.append(InvalidInput("年份超出范围", field="year", code="INVALID_YEAR"))
+    for field, entries in (("holidays", holidays), ("workdays", workdays)):
+        for i, (day, _) in enumerate(entries):
+            if day.year != year:
+                errors.append(InvalidInput(f"{day} 不在 {year} 年内", field=f"{field}.{i}", code="DATE_OUTSIDE_YEAR"))
+    for i, (day, _) in enumerate(workdays):
+        if day.weekday() < 5:
+            errors.append(InvalidInput(f"{day} 不是周末，无需调休", field=f"workdays.{i}", code="NOT_A_WEEKEND"))
+    if {d for d, _ in holidays} & {d for d, _ in workdays}:
+        errors.append(InvalidInput("同一天不能既是假日又是调休工作日", field="workdays", code="CONFLICTING_DAYS"))
+    raise_all(errors)
+    await CalendarDay.filter(day__gte=date(year, 1, 1), day__lte=date(year, 12, 31)).delete()
+    await CalendarDay.bulk_create(
+        [CalendarDay(day=d, is_workday=False, name=n[:64], source=CalendarSource.ADMIN) for d, n in holidays]
+        + [CalendarDay(day=d, is_workday=True, name=n[:64], source=CalendarSource.ADMIN) for d, n in workdays]
+    )
+    updated = await CalendarYear.filter(year=year).update(
+        status=CalendarYearStatus.OFFICIAL, source=CalendarSource.ADMIN
+    )
+    if not updated:
+        await CalendarYear.create(year=year, status=CalendarYearStatus.OFFICIAL, source=CalendarSource.ADMIN)
+    await bump_version()

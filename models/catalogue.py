@@ -1,0 +1,103 @@
+"""The item catalogue and routing of decisions to supervising departments (Art. 8, 23)."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.account import CODE_RE, Department, check_length
+from models.enums import AdminLevel, DepartmentKind, ResponsibilityKind
+from models.errors import DomainError, Duplicate, InvalidInput, NotFound, raise_all
+
+
+class ApprovalItem(Model):
+    """A kind of licence in the catalogue, with the departments that supervise it."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=128)
+    legal_basis = fields.CharField(max_length=512)
+    commitment_based = fields.BooleanField(default=False)
+    joint_inspection = fields.BooleanField(default=False)
+    responsibility = fields.CharEnumField(ResponsibilityKind, max_length=16, default=ResponsibilityKind.NORMAL)
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    supervisors: fields.ManyToManyRelation[Department] = fields.ManyToManyField(
+        "shenguan.Department", related_name="supervised_items", through="item_supervisor"
+    )
+
+    class Meta:
+        table = "approval_item"
+
+
+async def create_approval_item(
+    *,
+    code: str,
+    name: str,
+    legal_basis: str,
+    commitment_based: bool,
+    joint_inspection: bool,
+    supervising_department_ids: list[int],
+    responsibility: ResponsibilityKind = ResponsibilityKind.NORMAL,
+) -> ApprovalItem:
+    """Art. 8: add an item; every supervising department must exist and be a supervision department."""
+    errors: list[DomainError] = []
+    code = code.strip()
+    if not CODE_RE.match(code):
+        errors.append(InvalidInput("编码只能包含字母、数字和 _.-，长度1-64", field="code", code="INVALID_CODE"))
+    elif await ApprovalItem.filter(code=code).exists():
+        errors.append(Duplicate(f"事项编码 {code} 已存在", field="code", code="DUPLICATE_CODE"))
+    for field, value, limit in (("name", name, 128), ("legalBasis", legal_basis, 512)):
+        try:
+            check_length(value, field, limit)
+        except DomainError as e:
+            errors.append(e)
+    ids = list(dict.fromkeys(supervising_department_ids))
+    departments = await Department.filter(id__in=ids) if ids else []
+    if responsibility is not ResponsibilityKind.ABOLISHED and not ids:
+        errors.append(InvalidInput("至少指定一个监管部门", field="supervisingDepartmentIds", code="REQUIRED"))
+    if len(departments) != len(ids):
+        errors.append(NotFound("监管部门不存在", field="supervisingDepartmentIds", code="DEPARTMENT_NOT_FOUND"))
+    elif any(d.kind is not DepartmentKind.SUPERVISION for d in departments):
+        errors.append(
+            InvalidInput("监管部门必须是监管类部门", field="supervisingDepartmentIds", code="NOT_A_SUPERVISION_DEPARTMENT")
+        )
+    raise_all(errors)
+    item = await ApprovalItem.create(
+        code=code,
+        name=name.strip(),
+        legal_basis=legal_basis.strip(),
+        commitment_based=commitment_based,
+        joint_inspection=joint_inspection,
+        responsibility=responsibility,
+    )
+    if departments:
+        await item.supervisors.add(*departments)
+    return item
+
+
+async def route_decision(item: ApprovalItem, issuer: Department) -> list[Department]:
+    """Art. 23: the departments a decision of this item issued by this department is pushed to.
+
+    Normal items go to the listed departments at the issuer's level (at county level, in the
+    issuer's county); delegated items are supervised at the county where they are approved;
+    entrusted items and filings go to the departments the arrangement names, whatever their level.
+    """
+    if item.responsibility is ResponsibilityKind.ABOLISHED:
+        raise InvalidInput("该事项已取消审批，不能再作出审批决定", field="itemId", code="ITEM_ABOLISHED")
+    if item.responsibility is ResponsibilityKind.DELEGATED and issuer.level is not AdminLevel.COUNTY:
+        raise InvalidInput("该事项已下放至县级办理", field="itemId", code="ITEM_DELEGATED")
+    listed = await item.supervisors.all().order_by("id")
+    if item.responsibility in (ResponsibilityKind.ENTRUSTED, ResponsibilityKind.FILING):
+        chosen = listed
+    else:
+        chosen = [
+            d
+            for d in listed
+            if d.level is issuer.level and (issuer.level is AdminLevel.CITY or d.region_code == issuer.region_code)
+        ]
+    if not chosen:
+        raise InvalidInput(
+            "该事项在本级没有监管部门，无法推送；请先在事项目录中配置", field="itemId", code="NO_SUPERVISING_DEPARTMENT"
+        )
+    return chosen

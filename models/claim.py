@@ -1,0 +1,201 @@
+"""Claiming, returning and re-routing pushes; reminders and overdue marking (Art. 19, 20)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from models.account import LiaisonAppointment, User, check_length
+from models.calendar import current_calendar, deadline_at, local_date, publish_year
+from models.decision import CLAIM_WORKING_DAYS, Decision, DecisionPush
+from models.enums import DepartmentKind, PushStatus, Role
+from models.errors import Forbidden, InvalidInput, NotFound, PushAlreadyClaimed
+from models.event import EventKind, record_event
+from models.issuance import create_push
+from models.account import Department
+
+HANDLER_ROLES = (Role.OFFICER, Role.LIAISON)
+
+
+async def _receiving_push(actor: User, push_id: int) -> DecisionPush:
+    """The push, if it is addressed to the actor's department and the actor handles pushes."""
+    push = await DecisionPush.get_or_none(id=push_id)
+    if push is None or push.department_id != actor.department_id:
+        raise NotFound("推送记录不存在", field="id", code="PUSH_NOT_FOUND")
+    if not actor.has_role(*HANDLER_ROLES):
+        raise Forbidden("只有本部门的经办人或联络员可以认领或退回", field="id")
+    return push
+
+
+def _not_pending(push: DecisionPush) -> Exception:
+    if push.status is PushStatus.CLAIMED:
+        return PushAlreadyClaimed("该推送已被认领", field="id")
+    return InvalidInput("该推送已退回，不能再操作", field="id", code="ALREADY_RETURNED")
+
+
+async def _issuer_of(push: DecisionPush) -> int:
+    return int(await Decision.filter(id=push.decision_id).first().values_list("issuer_id", flat=True))  # type: ignore[call-overload]
+
+
+async def claim_push(actor: User, push_id: int, *, now: datetime) -> DecisionPush:
+    """Art. 20: the receiving department claims the push; a late claim stays recorded as late."""
+    push = await _receiving_push(actor, push_id)
+    late = now > push.claim_deadline
+    updated = await DecisionPush.filter(id=push.id, status=PushStatus.PENDING).update(
+        status=PushStatus.CLAIMED, claimed_at=now, claimed_by_id=actor.id, claimed_late=late
+    )
+    await push.refresh_from_db()
+    if not updated:
+        raise _not_pending(push)
+    await record_event(
+        EventKind.PUSH_CLAIMED,
+        subject_type="DecisionPush",
+        subject_id=push.id,
+        departments=[await _issuer_of(push), push.department_id],
+        payload={"pushId": push.id, "decisionId": push.decision_id, "late": late},
+    )
+    return push
+
+
+async def return_push(actor: User, push_id: int, reason: str, *, now: datetime) -> DecisionPush:
+    """Art. 20: "not our business" — returned with a reason so the approval side re-routes it."""
+    reason = check_length(reason, "reason", 500)
+    push = await _receiving_push(actor, push_id)
+    updated = await DecisionPush.filter(id=push.id, status=PushStatus.PENDING).update(
+        status=PushStatus.RETURNED, returned_at=now, returned_by_id=actor.id, return_reason=reason
+    )
+    await push.refresh_from_db()
+    if not updated:
+        raise _not_pending(push)
+    await record_event(
+        EventKind.PUSH_RETURNED,
+        subject_type="DecisionPush",
+        subject_id=push.id,
+        departments=[await _issuer_of(push), push.department_id],
+        payload={"pushId": push.id, "decisionId": push.decision_id, "reason": reason},
+    )
+    return push
+
+
+async def reroute_push(actor: User, push_id: int, department_id: int, *, now: datetime) -> DecisionPush:
+    """The approval side sends a returned push to another department, with a new deadline."""
+    push = await DecisionPush.get_or_none(id=push_id)
+    decision = await Decision.get_or_none(id=push.decision_id) if push else None
+    if push is None or decision is None or decision.issuer_id != actor.department_id:
+        raise NotFound("推送记录不存在", field="id", code="PUSH_NOT_FOUND")
+    if not actor.has_role(*HANDLER_ROLES):
+        raise Forbidden("只有审批部门的经办人或联络员可以改派", field="id")
+    if push.status is not PushStatus.RETURNED:
+        raise InvalidInput("只有被退回的推送可以改派", field="id", code="NOT_RETURNED")
+    target = await Department.get_or_none(id=department_id)
+    if target is None or target.kind is not DepartmentKind.SUPERVISION:
+        raise NotFound("目标监管部门不存在", field="departmentId", code="DEPARTMENT_NOT_FOUND")
+    if await DecisionPush.filter(decision_id=decision.id, department_id=department_id).exists():
+        raise InvalidInput("该决定已推送给该部门", field="departmentId", code="ALREADY_PUSHED")
+    return await create_push(
+        decision, department_id, now=now, calendar=await current_calendar(), rerouted_from_id=push.id
+    )
+
+
+async def liaison_departments(department_id: int) -> bool:
+    return await LiaisonAppointment.filter(department_id=department_id, ended_at=None).exists()
+
+
+async def remind_push(push_id: int, *, now: datetime) -> bool:
+    """The working day before the deadline, remind the receiving department once."""
+    push = await DecisionPush.get_or_none(id=push_id)
+    if push is None or push.status is not PushStatus.PENDING or push.reminded_at is not None:
+        return False
+    calendar = await current_calendar()
+    if local_date(now) < calendar.previous_workday(push.claim_due_on) or now > push.claim_deadline:
+        return False
+    if not await DecisionPush.filter(id=push.id, reminded_at=None).update(reminded_at=now):
+        return False
+    await record_event(
+        EventKind.PUSH_REMINDER,
+        subject_type="DecisionPush",
+        subject_id=push.id,
+        departments=[push.department_id],
+        payload={"pushId": push.id, "decisionId": push.decision_id, "dueOn": push.claim_due_on.isoformat()},
+    )
+    return True
+
+
+async def mark_overdue(push_id: int, *, now: datetime) -> bool:
+    """At the deadline an unclaimed push is recorded overdue, once; receiver and issuer are told."""
+    push = await DecisionPush.get_or_none(id=push_id)
+    if push is None or push.status is not PushStatus.PENDING or push.overdue_at is not None:
+        return False
+    if now <= push.claim_deadline:
+        return False
+    if not await DecisionPush.filter(id=push.id, overdue_at=None, status=PushStatus.PENDING).update(overdue_at=now):
+        return False
+    await record_event(
+        EventKind.PUSH_OVERDUE,
+        subject_type="DecisionPush",
+        subject_id=push.id,
+        departments=[await _issuer_of(push), push.department_id],
+        payload={"pushId": push.id, "decisionId": push.decision_id, "dueOn": push.claim_due_on.isoformat()},
+        roles=[],
+    )
+    return True
+
+
+async def due_for_sweep(now: datetime, limit: int = 500) -> tuple[list[int], list[int]]:
+    """Pushes whose reminder or overdue moment has passed without being recorded (lost wake-ups)."""
+    overdue = await DecisionPush.filter(
+        status=PushStatus.PENDING, overdue_at=None, claim_deadline__lt=now
+    ).limit(limit).values_list("id", flat=True)
+    horizon = local_date(now) + timedelta(days=14)
+    candidates = await DecisionPush.filter(
+        status=PushStatus.PENDING, reminded_at=None, claim_due_on__lte=horizon, claim_deadline__gte=now
+    ).limit(limit)
+    calendar = await current_calendar()
+    today = local_date(now)
+    remind = [p.id for p in candidates if today >= calendar.previous_workday(p.claim_due_on)]
+    return [int(i) for i in overdue], remind  # type: ignore[call-overload]
+
+
+async def recompute_open_deadlines(since: date) -> int:
+    """Rule 7: after a calendar change, move every open deadline it shifts and tell both sides."""
+    calendar = await current_calendar()
+    moved = 0
+    pending = await DecisionPush.filter(status=PushStatus.PENDING, claim_due_on__gte=since).select_related("decision")
+    for push in pending:
+        start = local_date(push.pushed_at)
+        due = calendar.add_working_days(start, CLAIM_WORKING_DAYS)
+        provisional = calendar.is_provisional(start, due)
+        if due == push.claim_due_on and provisional == push.deadline_provisional:
+            continue
+        old = push.claim_due_on
+        await DecisionPush.filter(id=push.id).update(
+            claim_due_on=due, claim_deadline=deadline_at(due), deadline_provisional=provisional
+        )
+        if due != old:
+            moved += 1
+            await record_event(
+                EventKind.DEADLINE_MOVED,
+                subject_type="DecisionPush",
+                subject_id=push.id,
+                departments=[push.decision.issuer_id, push.department_id],
+                payload={"pushId": push.id, "from": old.isoformat(), "to": due.isoformat()},
+            )
+    return moved
+
+
+async def publish_calendar_year(
+    actor: User, year: int, holidays: list[tuple[date, str]], workdays: list[tuple[date, str]]
+) -> int:
+    """Rule 7: an administrator enters a year's official schedule; open deadlines move with it."""
+    if not actor.is_admin:
+        raise Forbidden("只有平台管理员可以发布工作日历", field=None)
+    await publish_year(year, holidays, workdays)
+    moved = await recompute_open_deadlines(date(year - 1, 12, 1))
+    departments = await Department.all().values_list("id", flat=True)
+    await record_event(
+        EventKind.CALENDAR_CHANGED,
+        subject_type="CalendarYear",
+        subject_id=year,
+        departments=[int(d) for d in departments],  # type: ignore[call-overload]
+        payload={"year": year, "moved": moved},
+    )
+    return moved

@@ -1,0 +1,74 @@
+"""Database configuration, migrations and the start-up check that refuses an unmigrated database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate as apply_migrations
+from tortoise.migrations.executor import MigrationExecutor
+
+APP = "shenguan"
+MODEL_MODULES = [
+    "models.account",
+    "models.catalogue",
+    "models.calendar",
+    "models.decision",
+    "models.event",
+    "models.audit",
+]
+
+
+class DatabaseNotMigrated(Exception):
+    """The database lacks migrations this code needs; run the ``migrate`` command first."""
+
+
+def with_sqlite_pragmas(url: str) -> str:
+    """SQLite: wait for a busy file instead of failing at once (API and worker share it)."""
+    if url.startswith("sqlite://") and "busy_timeout" not in url:
+        return url + ("&" if "?" in url else "?") + "busy_timeout=10000&journal_mode=WAL"
+    return url
+
+
+def orm_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": with_sqlite_pragmas(database_url)},
+        "apps": {
+            APP: {"models": MODEL_MODULES, "default_connection": "default", "migrations": "models.migrations"}
+        },
+        "use_tz": True,
+        "timezone": "Asia/Shanghai",
+    }
+
+
+async def pending_migrations(config: dict[str, Any]) -> list[str]:
+    """Names of migrations on disk that the connected database has not applied."""
+    executor = MigrationExecutor(connections.get("default"), config["apps"])
+    steps = await executor.plan()
+    return [str(getattr(step, "migration", step)) for step in steps]
+
+
+async def open_database(database_url: str, *, check_migrated: bool = True) -> None:
+    """Connect the ORM; refuse to go on when migrations are missing."""
+    config = orm_config(database_url)
+    await Tortoise.init(config=config)
+    if check_migrated:
+        missing = await pending_migrations(config)
+        if missing:
+            await Tortoise.close_connections()
+            raise DatabaseNotMigrated(
+                f"数据库尚未迁移（缺少 {len(missing)} 个迁移）：请先运行 `shenguan migrate`"
+            )
+
+
+async def migrate_database(database_url: str) -> None:
+    """Apply every pending migration (creating the PostgreSQL database is the operator's job)."""
+    await apply_migrations(config=orm_config(database_url), app_labels=None, target=None)
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+# For the `tortoise` command line (makemigrations); the app itself calls orm_config(settings).
+TORTOISE_ORM = orm_config("sqlite://:memory:")

@@ -1,0 +1,111 @@
+"""Approval decisions and their pushes to supervising departments (Art. 18–20)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.account import Department
+from models.catalogue import ApprovalItem
+from models.enums import Channel, CounterpartyKind, DecisionStatus, PushStatus
+
+CLAIM_WORKING_DAYS = 3
+
+
+class Decision(Model):
+    """An issued licence (审批决定), with its counterparty (行政相对人)."""
+
+    id = fields.BigIntField(primary_key=True)
+    issuer: fields.ForeignKeyRelation[Department] = fields.ForeignKeyField(
+        "shenguan.Department", related_name="decisions", on_delete=fields.RESTRICT
+    )
+    issuer_id: int
+    item: fields.ForeignKeyRelation[ApprovalItem] = fields.ForeignKeyField(
+        "shenguan.ApprovalItem", related_name="decisions", on_delete=fields.RESTRICT
+    )
+    item_id: int
+    document_number = fields.CharField(max_length=64)
+    content = fields.TextField()
+    approved_on = fields.DateField()
+    valid_from = fields.DateField(null=True)
+    valid_until = fields.DateField(null=True)
+    channel = fields.CharEnumField(Channel, max_length=16, default=Channel.PLATFORM)
+    status = fields.CharEnumField(DecisionStatus, max_length=16, default=DecisionStatus.VALID)
+    counterparty_name = fields.CharField(max_length=128)
+    counterparty_kind = fields.CharEnumField(CounterpartyKind, max_length=16)
+    id_number = fields.CharField(max_length=18, null=True)
+    credit_code = fields.CharField(max_length=18, null=True)
+    contact_name = fields.CharField(max_length=64, null=True)
+    phone = fields.CharField(max_length=20, null=True)
+    address = fields.CharField(max_length=256, null=True)
+    content_hash = fields.CharField(max_length=64)
+    created_by: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "shenguan.User", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    created_by_id: int | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "decision"
+        unique_together = (("issuer_id", "document_number"),)
+        indexes = (("issuer_id", "created_at"),)
+
+
+class DecisionPush(Model):
+    """A decision pushed to one supervising department, to be claimed within 3 working days."""
+
+    id = fields.BigIntField(primary_key=True)
+    decision: fields.ForeignKeyRelation[Decision] = fields.ForeignKeyField(
+        "shenguan.Decision", related_name="pushes", on_delete=fields.RESTRICT
+    )
+    decision_id: int
+    department: fields.ForeignKeyRelation[Department] = fields.ForeignKeyField(
+        "shenguan.Department", related_name="pushes", on_delete=fields.RESTRICT
+    )
+    department_id: int
+    status = fields.CharEnumField(PushStatus, max_length=16, default=PushStatus.PENDING)
+    pushed_at = fields.DatetimeField()
+    claim_due_on = fields.DateField()
+    claim_deadline = fields.DatetimeField()
+    deadline_provisional = fields.BooleanField(default=False)
+    claimed_at = fields.DatetimeField(null=True)
+    claimed_by: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "shenguan.User", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    claimed_by_id: int | None
+    claimed_late = fields.BooleanField(default=False)
+    return_reason = fields.CharField(max_length=500, null=True)
+    returned_at = fields.DatetimeField(null=True)
+    returned_by: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "shenguan.User", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    returned_by_id: int | None
+    rerouted_from: fields.ForeignKeyNullableRelation[DecisionPush] = fields.ForeignKeyField(
+        "shenguan.DecisionPush", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    rerouted_from_id: int | None
+    reminded_at = fields.DatetimeField(null=True)
+    overdue_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "decision_push"
+        indexes = (("department_id", "status", "claim_deadline", "id"), ("status", "claim_deadline"))
+
+    def is_overdue(self, now: datetime) -> bool:
+        """Art. 20: a push still unclaimed after the end of its claim day is overdue."""
+        return self.status is PushStatus.PENDING and now > self.claim_deadline
+
+
+def content_fingerprint(fields_: dict[str, Any]) -> str:
+    """A stable digest of a decision's content, so an integrator's retry is recognised."""
+    blob = json.dumps(fields_, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None

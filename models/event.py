@@ -1,0 +1,183 @@
+"""The outbox: events written in the same transaction as the change they describe.
+
+Cursors are gap-free: an event gets its sequence number only after its transaction has
+committed, from one sequencer under a lock, so a reader that resumes after sequence C can
+never skip an event whose transaction committed later than one numbered after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from tortoise import connections, fields
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+SEQUENCER_LOCK_KEY = 0x5347_4E31  # pg_advisory_xact_lock key of the one sequencer
+
+
+class EventKind(StrEnum):
+    PUSH_CREATED = "PUSH_CREATED"
+    PUSH_CLAIMED = "PUSH_CLAIMED"
+    PUSH_RETURNED = "PUSH_RETURNED"
+    PUSH_REMINDER = "PUSH_REMINDER"
+    PUSH_OVERDUE = "PUSH_OVERDUE"
+    DECISION_STATUS_CHANGED = "DECISION_STATUS_CHANGED"
+    CALENDAR_CHANGED = "CALENDAR_CHANGED"
+    DEADLINE_MOVED = "DEADLINE_MOVED"
+    ACCESS_CHANGED = "ACCESS_CHANGED"
+
+
+class Event(Model):
+    """One thing someone must hear about, with seq as its cursor (set after commit)."""
+
+    id = fields.BigIntField(primary_key=True)
+    seq = fields.BigIntField(null=True, unique=True)
+    kind = fields.CharEnumField(EventKind, max_length=32)
+    subject_type = fields.CharField(max_length=32)
+    subject_id = fields.BigIntField()
+    roles: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
+    payload: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sequenced_at = fields.DatetimeField(null=True)
+    published_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "event"
+        indexes = (("published_at", "seq"),)
+
+
+class EventRecipient(Model):
+    """The audience of an event: one row per department that may see it."""
+
+    id = fields.BigIntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "shenguan.Event", related_name="recipients", on_delete=fields.RESTRICT
+    )
+    event_id: int
+    department_id = fields.IntField()
+
+    class Meta:
+        table = "event_recipient"
+        unique_together = (("department_id", "event_id"),)
+
+
+@dataclass(frozen=True)
+class SequencedEvent:
+    """An event as it travels after commit: the cursor, the audience and the payload."""
+
+    seq: int
+    id: int
+    kind: str
+    subject_type: str
+    subject_id: int
+    departments: tuple[int, ...]
+    roles: tuple[str, ...]
+    payload: dict[str, Any]
+
+
+async def record_event(
+    kind: EventKind,
+    *,
+    subject_type: str,
+    subject_id: int,
+    departments: list[int],
+    payload: dict[str, Any] | None = None,
+    roles: list[str] | None = None,
+) -> Event:
+    """Append an event to the outbox inside the caller's transaction."""
+    event = await Event.create(
+        kind=kind, subject_type=subject_type, subject_id=subject_id, payload=payload or {}, roles=roles or []
+    )
+    await EventRecipient.bulk_create(
+        [EventRecipient(event_id=event.id, department_id=d) for d in sorted(set(departments))]
+    )
+    return event
+
+
+async def sequence_pending(now: datetime, limit: int = 1000) -> int:
+    """Give committed, unsequenced events the next cursors, in id order, under one lock."""
+    async with in_transaction() as conn:
+        if conn.capabilities.dialect == "postgres":
+            await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [SEQUENCER_LOCK_KEY])
+        ids = await Event.filter(seq=None).order_by("id").limit(limit).values_list("id", flat=True)
+        if not ids:
+            return 0
+        top = await Event.filter(seq__not_isnull=True).order_by("-seq").first().values_list("seq", flat=True)
+        base = int(top or 0)  # type: ignore[call-overload]
+        for offset, event_id in enumerate(ids, start=1):
+            await Event.filter(id=event_id).update(seq=base + offset, sequenced_at=now)
+        return len(ids)
+
+
+async def load_sequenced(after: int, *, limit: int = 500, upto: int | None = None) -> list[SequencedEvent]:
+    """Sequenced events after a cursor, in order, with their audiences."""
+    query = Event.filter(seq__gt=after).order_by("seq").limit(limit)
+    if upto is not None:
+        query = query.filter(seq__lte=upto)
+    return await with_audience(await query)
+
+
+async def with_audience(events: list[Event]) -> list[SequencedEvent]:
+    """Attach each event's departments (one query for the whole batch)."""
+    if not events:
+        return []
+    audience: dict[int, list[int]] = {}
+    for event_id, department_id in await EventRecipient.filter(
+        event_id__in=[e.id for e in events]
+    ).values_list("event_id", "department_id"):
+        audience.setdefault(event_id, []).append(department_id)
+    return [to_sequenced(e, audience.get(e.id, [])) for e in events]
+
+
+def to_sequenced(event: Event, departments: list[int]) -> SequencedEvent:
+    assert event.seq is not None
+    return SequencedEvent(
+        seq=event.seq,
+        id=event.id,
+        kind=str(event.kind),
+        subject_type=event.subject_type,
+        subject_id=event.subject_id,
+        departments=tuple(sorted(departments)),
+        roles=tuple(event.roles),
+        payload=event.payload,
+    )
+
+
+async def last_sequence() -> int:
+    """The highest cursor handed out so far (0 before the first event)."""
+    top = await Event.filter(seq__not_isnull=True).order_by("-seq").first().values_list("seq", flat=True)
+    return int(top or 0)  # type: ignore[call-overload]
+
+
+async def unpublished(limit: int = 500) -> list[SequencedEvent]:
+    """Sequenced events not yet handed to the live transport (the sweep republishes them)."""
+    return await with_audience(
+        await Event.filter(seq__not_isnull=True, published_at=None).order_by("seq").limit(limit)
+    )
+
+
+async def mark_published(seqs: list[int], now: datetime) -> None:
+    if seqs:
+        await Event.filter(seq__in=seqs, published_at=None).update(published_at=now)
+
+
+def database_dialect() -> str:
+    return str(connections.get("default").capabilities.dialect)
+
+
+async def load_for_department(department_id: int, after: int, upto: int, limit: int = 500) -> list[SequencedEvent]:
+    """Replay for one department: its sequenced events in (after, upto], in cursor order."""
+    events = await Event.filter(
+        recipients__department_id=department_id, seq__gt=after, seq__lte=upto
+    ).order_by("seq").limit(limit)
+    return await with_audience(events)
+
+
+async def first_retained_sequence() -> int:
+    """The oldest cursor still stored; a client resuming from before it must resync."""
+    low = await Event.filter(seq__not_isnull=True).order_by("seq").first().values_list("seq", flat=True)
+    return int(low or 0)  # type: ignore[call-overload]

@@ -1,0 +1,215 @@
+"""Issuing a decision and pushing it at once to its supervisors (Art. 18, 20)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from models.account import Department, User, check_length
+from models.calendar import current_calendar, deadline_at, local_date
+from models.catalogue import ApprovalItem, route_decision
+from models.decision import CLAIM_WORKING_DAYS, Decision, DecisionPush, content_fingerprint, iso
+from models.enums import Channel, CounterpartyKind, DepartmentKind, Role
+from models.errors import DomainError, Duplicate, Forbidden, InvalidInput, NotFound, raise_all
+from models.event import EventKind, record_event
+from models.identifiers import (
+    credit_code_is_valid,
+    citizen_id_is_valid,
+    normalize_citizen_id,
+    normalize_credit_code,
+)
+from models.account import PHONE_RE
+from models.workdays import WorkCalendar
+
+
+@dataclass
+class CounterpartyInput:
+    name: str
+    kind: CounterpartyKind
+    id_number: str | None = None
+    credit_code: str | None = None
+    contact_name: str | None = None
+    phone: str | None = None
+    address: str | None = None
+
+
+@dataclass
+class DecisionInput:
+    item_id: int
+    document_number: str
+    content: str
+    approved_on: date
+    counterparty: CounterpartyInput
+    valid_from: date | None = None
+    valid_until: date | None = None
+    channel: Channel = Channel.PLATFORM
+
+
+ISSUER_ROLES = (Role.OFFICER, Role.LIAISON, Role.INTEGRATION)
+
+
+def _text(errors: list[DomainError], value: str | None, field: str, limit: int, required: bool) -> str | None:
+    if value is None:
+        if required:
+            errors.append(InvalidInput("不能为空", field=field, code="REQUIRED"))
+        return None
+    try:
+        return check_length(value, field, limit, required=required) or None
+    except DomainError as e:
+        errors.append(e)
+        return None
+
+
+def _check_counterparty(errors: list[DomainError], cp: CounterpartyInput) -> CounterpartyInput:
+    """GB 11643 for a person's ID number, GB 32100 for an organisation's credit code."""
+    out = CounterpartyInput(name=_text(errors, cp.name, "counterparty.name", 128, True) or "", kind=cp.kind)
+    if cp.kind is CounterpartyKind.PERSON:
+        value = normalize_citizen_id(cp.id_number or "")
+        if not value:
+            errors.append(InvalidInput("自然人须提供公民身份证号码", field="counterparty.idNumber", code="REQUIRED"))
+        elif not citizen_id_is_valid(value):
+            errors.append(InvalidInput("公民身份证号码无效（校验位不符）", field="counterparty.idNumber", code="INVALID_ID_NUMBER"))
+        out.id_number = value or None
+    else:
+        value = normalize_credit_code(cp.credit_code or "")
+        if not value:
+            errors.append(InvalidInput("法人或其他组织须提供统一社会信用代码", field="counterparty.creditCode", code="REQUIRED"))
+        elif not credit_code_is_valid(value):
+            errors.append(
+                InvalidInput("统一社会信用代码无效（校验位不符）", field="counterparty.creditCode", code="INVALID_CREDIT_CODE")
+            )
+        out.credit_code = value or None
+    out.contact_name = _text(errors, cp.contact_name, "counterparty.contactName", 64, False)
+    out.address = _text(errors, cp.address, "counterparty.address", 256, False)
+    phone = (cp.phone or "").strip()
+    if phone and not PHONE_RE.match(phone):
+        errors.append(InvalidInput("联系电话格式不正确", field="counterparty.phone", code="INVALID_PHONE"))
+    out.phone = phone or None
+    return out
+
+
+def validate_decision(data: DecisionInput, today: date) -> tuple[DecisionInput, list[DomainError]]:
+    """Every rule on a decision's own fields; returns the cleaned input and all errors found."""
+    errors: list[DomainError] = []
+    number = _text(errors, data.document_number, "documentNumber", 64, True) or ""
+    content = _text(errors, data.content, "content", 20000, True) or ""
+    counterparty = _check_counterparty(errors, data.counterparty)
+    if data.approved_on > today:
+        errors.append(InvalidInput("批准日期不能晚于今天", field="approvedOn", code="DATE_IN_FUTURE"))
+    if data.valid_from and data.valid_until and data.valid_from > data.valid_until:
+        errors.append(InvalidInput("有效期起始日不能晚于截止日", field="validUntil", code="INVALID_VALIDITY"))
+    cleaned = DecisionInput(
+        item_id=data.item_id,
+        document_number=number,
+        content=content,
+        approved_on=data.approved_on,
+        counterparty=counterparty,
+        valid_from=data.valid_from,
+        valid_until=data.valid_until,
+        channel=data.channel,
+    )
+    return cleaned, errors
+
+
+def fingerprint(data: DecisionInput) -> str:
+    cp = data.counterparty
+    return content_fingerprint(
+        {
+            "item": data.item_id,
+            "content": data.content,
+            "approved_on": iso(data.approved_on),
+            "valid_from": iso(data.valid_from),
+            "valid_until": iso(data.valid_until),
+            "channel": data.channel.value,
+            "cp": [cp.name, cp.kind.value, cp.id_number, cp.credit_code, cp.contact_name, cp.phone, cp.address],
+        }
+    )
+
+
+async def check_issuer(actor: User) -> Department:
+    """Only officers, liaison officers and system accounts of an approval department issue decisions."""
+    issuer = await Department.get(id=actor.department_id)
+    if issuer.kind is not DepartmentKind.APPROVAL or not actor.has_role(*ISSUER_ROLES):
+        raise Forbidden("只有审批部门的经办人、联络员或系统账号可以作出审批决定", field=None)
+    return issuer
+
+
+async def issue_decision(actor: User, data: DecisionInput, *, now: datetime) -> tuple[Decision, bool]:
+    """Art. 18: record a decision and push it at once; returns (decision, created).
+
+    A retry with the same document number and content returns the existing decision.
+    """
+    issuer = await check_issuer(actor)
+    cleaned, errors = validate_decision(data, local_date(now))
+    item = await ApprovalItem.get_or_none(id=data.item_id)
+    if item is None or not item.is_active:
+        errors.append(NotFound("审批事项不存在或已停用", field="itemId", code="ITEM_NOT_FOUND"))
+    raise_all(errors)
+    assert item is not None
+    digest = fingerprint(cleaned)
+    existing = await Decision.get_or_none(issuer_id=issuer.id, document_number=cleaned.document_number)
+    if existing is not None:
+        if existing.content_hash == digest:
+            return existing, False
+        raise Duplicate(
+            f"文书编号 {cleaned.document_number} 已用于另一份审批决定", field="documentNumber", code="DUPLICATE_DOCUMENT_NUMBER"
+        )
+    departments = await route_decision(item, issuer)
+    decision = await _create_decision(actor, issuer, cleaned, digest)
+    calendar = await current_calendar()
+    for department in departments:
+        await create_push(decision, department.id, now=now, calendar=calendar)
+    return decision, True
+
+
+async def _create_decision(actor: User, issuer: Department, data: DecisionInput, digest: str) -> Decision:
+    cp = data.counterparty
+    return await Decision.create(
+        issuer_id=issuer.id,
+        item_id=data.item_id,
+        document_number=data.document_number,
+        content=data.content,
+        approved_on=data.approved_on,
+        valid_from=data.valid_from,
+        valid_until=data.valid_until,
+        channel=data.channel,
+        counterparty_name=cp.name,
+        counterparty_kind=cp.kind,
+        id_number=cp.id_number,
+        credit_code=cp.credit_code,
+        contact_name=cp.contact_name,
+        phone=cp.phone,
+        address=cp.address,
+        content_hash=digest,
+        created_by_id=actor.id,
+    )
+
+
+async def create_push(
+    decision: Decision,
+    department_id: int,
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    rerouted_from_id: int | None = None,
+) -> DecisionPush:
+    """Art. 20: a push with its claim deadline (3 working days, end of day) and its event."""
+    today = local_date(now)
+    due = calendar.add_working_days(today, CLAIM_WORKING_DAYS)
+    push = await DecisionPush.create(
+        decision_id=decision.id,
+        department_id=department_id,
+        pushed_at=now,
+        claim_due_on=due,
+        claim_deadline=deadline_at(due),
+        deadline_provisional=calendar.is_provisional(today, due),
+        rerouted_from_id=rerouted_from_id,
+    )
+    await record_event(
+        EventKind.PUSH_CREATED,
+        subject_type="DecisionPush",
+        subject_id=push.id,
+        departments=[department_id],
+        payload={"pushId": push.id, "decisionId": decision.id, "dueOn": due.isoformat()},
+    )
+    return push

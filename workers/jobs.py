@@ -1,0 +1,63 @@
+"""Thin, idempotent jobs: load by id, re-check state in models/, publish. Running twice changes nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from models.calendar import SHANGHAI
+from models.claim import due_for_sweep, mark_overdue, remind_push
+from workers.dispatch import flush_outbox
+
+log = logging.getLogger(__name__)
+Ctx = dict[str, Any]
+
+
+def _now(ctx: Ctx) -> datetime:
+    clock: Callable[[], datetime] | None = ctx.get("clock")
+    return clock() if clock else datetime.now(SHANGHAI)
+
+
+async def _publish(ctx: Ctx, now: datetime) -> None:
+    await flush_outbox(ctx["redis"], ctx["redis"], now)
+
+
+async def remind_push_job(ctx: Ctx, push_id: int) -> bool:
+    """Wake-up the working day before a claim deadline."""
+    now = _now(ctx)
+    async with in_transaction():
+        done = await remind_push(push_id, now=now)
+    if done:
+        await _publish(ctx, now)
+    return done
+
+
+async def mark_push_overdue_job(ctx: Ctx, push_id: int) -> bool:
+    """Wake-up at a claim deadline."""
+    now = _now(ctx)
+    async with in_transaction():
+        done = await mark_overdue(push_id, now=now)
+    if done:
+        await _publish(ctx, now)
+    return done
+
+
+async def sweep(ctx: Ctx) -> dict[str, int]:
+    """Catch what lost wake-ups missed and publish what a crashed process left unpublished."""
+    now = _now(ctx)
+    overdue, remind = await due_for_sweep(now)
+    marked = reminded = 0
+    for push_id in overdue:
+        async with in_transaction():
+            marked += await mark_overdue(push_id, now=now)
+    for push_id in remind:
+        async with in_transaction():
+            reminded += await remind_push(push_id, now=now)
+    published = await flush_outbox(ctx["redis"], ctx["redis"], now)
+    if marked or reminded or published:
+        log.info("sweep: overdue=%d reminded=%d published=%d", marked, reminded, published)
+    return {"overdue": marked, "reminded": reminded, "published": published}
