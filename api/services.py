@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import redis.asyncio as aioredis
-from arq.connections import ArqRedis
 
 from api.hub import Hub
 from models.settings import Settings
 from workers.dispatch import flush_outbox
-from workers.redis import arq_pool, redis_client
+from workers.redis import JobQueue, arq_pool, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +20,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     redis: aioredis.Redis
-    arq: ArqRedis | None
+    arq: JobQueue | None
     hub: Hub
 
     async def after_commit(self, now: datetime) -> None:
@@ -36,7 +35,7 @@ class Services:
     async def start(cls, settings: Settings, *, poll_interval: float = 1.0) -> Services:
         redis = redis_client(settings)
         try:
-            arq: ArqRedis | None = await arq_pool(settings)
+            arq: JobQueue | None = await arq_pool(settings)
         except Exception:  # Redis may be down at start; deadlines are still swept from rows
             log.exception("无法连接任务队列 Redis，截止提醒将由定时清扫补做")
             arq = None

@@ -261,7 +261,7 @@ async def appoint_liaison(
         user.roles = sorted({*user.roles, Role.LIAISON.value})
         await user.save(update_fields=["roles", "updated_at"])
     return await LiaisonAppointment.create(
-        department_id=department_id, user_id=user_id, title=title, phone=phone, started_at=now, appointed_by=actor
+        department_id=department_id, user_id=user_id, title=title, phone=phone, started_at=now, appointed_by_id=actor.id or None
     )
 
 

@@ -51,7 +51,7 @@ async def pending_migrations(config: dict[str, Any]) -> list[str]:
 async def open_database(database_url: str, *, check_migrated: bool = True) -> None:
     """Connect the ORM; refuse to go on when migrations are missing."""
     config = orm_config(database_url)
-    await Tortoise.init(config=config)
+    await Tortoise.init(config=config, _enable_global_fallback=True)
     if check_migrated:
         missing = await pending_migrations(config)
         if missing:

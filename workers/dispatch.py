@@ -37,28 +37,27 @@ def stream_fields(event: SequencedEvent) -> dict[str, str]:
     }
 
 
-async def schedule_push_wakeups(arq: ArqRedis, push: DecisionPush) -> None:
-    """Two deferred wake-ups per deadline; the due date is in the job id, so a moved deadline gets new ones."""
+async def schedule_push_wakeups(arq: ArqRedis, push: DecisionPush, now: datetime) -> None:
+    """Two deferred wake-ups per deadline; the due date is in the job id, so a moved deadline gets new ones.
+
+    A moment already past runs at once (arq cannot defer into the past).
+    """
     calendar = await current_calendar()
     due = push.claim_due_on.isoformat()
     remind_at = datetime.combine(calendar.previous_workday(push.claim_due_on), REMIND_AT, SHANGHAI)
+    overdue_at = push.claim_deadline + timedelta(seconds=1)
+    await arq.enqueue_job("remind_push", push.id, _job_id=f"remind:{push.id}:{due}", _defer_until=max(remind_at, now))
     await arq.enqueue_job(
-        "remind_push", push.id, _job_id=f"remind:{push.id}:{due}", _defer_until=remind_at
-    )
-    await arq.enqueue_job(
-        "mark_push_overdue",
-        push.id,
-        _job_id=f"overdue:{push.id}:{due}",
-        _defer_until=push.claim_deadline + timedelta(seconds=1),
+        "mark_push_overdue", push.id, _job_id=f"overdue:{push.id}:{due}", _defer_until=max(overdue_at, now)
     )
 
 
-async def _schedule(arq: ArqRedis, events: list[SequencedEvent]) -> None:
+async def _schedule(arq: ArqRedis, events: list[SequencedEvent], now: datetime) -> None:
     ids = [int(e.payload["pushId"]) for e in events if e.kind in WAKE_KINDS and "pushId" in e.payload]
     if not ids:
         return
     for push in await DecisionPush.filter(id__in=ids, status=PushStatus.PENDING):
-        await schedule_push_wakeups(arq, push)
+        await schedule_push_wakeups(arq, push, now)
 
 
 async def flush_outbox(redis: aioredis.Redis, arq: ArqRedis | None, now: datetime) -> int:
@@ -75,11 +74,14 @@ async def flush_outbox(redis: aioredis.Redis, arq: ArqRedis | None, now: datetim
                 for event in batch:
                     pipe.xadd(STREAM, stream_fields(event), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
                 await pipe.execute()
-            if arq is not None:
-                await _schedule(arq, batch)
         except (RedisError, OSError) as error:
             log.warning("事件发布暂缓（Redis 不可用）：%s", error)
             return published
+        if arq is not None:
+            try:
+                await _schedule(arq, batch, now)
+            except (RedisError, OSError) as error:  # the sweep still finds every deadline from its row
+                log.warning("截止提醒排程失败，由定时清扫兜底：%s", error)
         await mark_published([e.seq for e in batch], now)
         published += len(batch)
     return published

@@ -84,3 +84,7 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process = None
+
+
+JobQueue = ArqRedis
+"""The job queue handle the API holds to enqueue wake-ups (arq stays behind workers/)."""

@@ -1,0 +1,225 @@
+"""The `shenguan` command: serve, worker, migrate, seed-demo, create-admin, import-decisions, run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from models.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("shenguan")
+
+
+def _run(coro: Awaitable[int]) -> int:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def _with_db(settings: Settings, work: Callable[[], Awaitable[int]], *, check: bool = True) -> int:
+    from models.db import DatabaseNotMigrated, close_database, open_database
+
+    try:
+        await open_database(settings.database_url, check_migrated=check)
+    except DatabaseNotMigrated as error:
+        print(error, file=sys.stderr)
+        return 2
+    try:
+        return await work()
+    finally:
+        await close_database()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from models.db import close_database, migrate_database
+
+    async def go() -> int:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        await migrate_database(settings.database_url)
+        await close_database()
+        print("数据库迁移完成")
+        return 0
+
+    return _run(go())
+
+
+def admin_password(settings: Settings) -> tuple[str, bool]:
+    """SHENGUAN_ADMIN_PASSWORD, else one generated once and kept under var/ (True when new)."""
+    given = os.environ.get("SHENGUAN_ADMIN_PASSWORD")
+    if given:
+        return given, False
+    path = settings.var_dir / "admin-password.txt"
+    if path.exists():
+        return path.read_text().strip(), False
+    password = "Sg-" + secrets.token_urlsafe(12) + "9a"
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return password, True
+
+
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from models.demo import ensure_admin
+
+    password, new = admin_password(settings)
+
+    async def go() -> int:
+        created = await ensure_admin(args.username, password)
+        print(f"管理员 {args.username} {'已创建' if created else '已存在'}")
+        if created and new:
+            print(f"初始密码（仅显示一次，另存于 {settings.var_dir / 'admin-password.txt'}）：{password}")
+        return 0
+
+    return _run(_with_db(settings, go))
+
+
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from models.demo import seed_demo
+
+    async def go() -> int:
+        result = await seed_demo()
+        print(result.summary())
+        return 0
+
+    return _run(_with_db(settings, go))
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from models.offline_import import import_file
+
+    async def go() -> int:
+        report = await import_file(Path(args.file), username=args.as_user, progress=not args.quiet)
+        print(report.summary())
+        return 0 if not report.errors else 1
+
+    return _run(_with_db(settings, go))
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    from models.db import DatabaseNotMigrated
+
+    app = create_app(settings)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", ws="websockets",
+                    timeout_graceful_shutdown=10)
+    except DatabaseNotMigrated as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.settings import build_worker
+
+    worker = build_worker(settings)
+    worker.run()
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """The embedded default: migrate, demo data, embedded Redis, one API and one worker process."""
+    from workers.redis import EmbeddedRedis
+
+    if cmd_migrate(settings, args) != 0:
+        return 1
+    embedded = EmbeddedRedis(settings.var_dir) if settings.is_embedded_redis else None
+    if embedded:
+        embedded.start()
+        _run(_ready(embedded))
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        cmd_seed_demo(settings, args)
+        password, _ = admin_password(settings)
+        cmd_create_admin(settings, argparse.Namespace(username="admin"))
+        exe = [sys.executable, "-m", "api.cli"]
+        children.append(subprocess.Popen([*exe, "worker"]))
+        children.append(subprocess.Popen([*exe, "serve"]))
+        _banner(settings, password)
+        return _wait(children)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if embedded:
+            embedded.stop()
+
+
+async def _ready(embedded: object) -> int:
+    await embedded.wait_ready()  # type: ignore[attr-defined]
+    return 0
+
+
+def _wait(children: list[subprocess.Popen[bytes]]) -> int:
+    try:
+        while all(c.poll() is None for c in children):
+            try:
+                children[0].wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
+    except KeyboardInterrupt:
+        print("\n正在停止……")
+        return 0
+    failed = [c for c in children if c.poll() not in (None, 0)]
+    return 1 if failed else 0
+
+
+def _banner(settings: Settings, password: str) -> None:
+    from models.demo import DEMO_PASSWORD, demo_logins
+
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"\n审管互动平台已启动：{url}/graphql （浏览器打开即为 GraphiQL）")
+    print(f"  管理员：admin / {password}")
+    for username, what in demo_logins():
+        print(f"  {what}：{username} / {DEMO_PASSWORD}")
+    print("按 Ctrl-C 停止。\n")
+
+
+COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] = {
+    "serve": (cmd_serve, "start the API (HOST, PORT)"),
+    "worker": (cmd_worker, "start an arq worker (deadlines, reminders, sweeps)"),
+    "migrate": (cmd_migrate, "apply database migrations"),
+    "seed-demo": (cmd_seed_demo, "load the Jining demo data into an empty database"),
+    "create-admin": (cmd_create_admin, "create the admin account (SHENGUAN_ADMIN_PASSWORD or generated)"),
+    "import-decisions": (cmd_import, "import offline decisions from a CSV or XLSX file"),
+    "run": (cmd_run, "embedded default: migrate, demo data, embedded Redis, API and worker"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="shenguan", description="审管互动平台")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if name == "create-admin":
+            p.add_argument("--username", default="admin")
+        if name == "import-decisions":
+            p.add_argument("file")
+            p.add_argument("--as-user", required=True, help="username of the approval-side account importing")
+            p.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"配置错误：{error}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command][0](settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
