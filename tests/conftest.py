@@ -1,0 +1,178 @@
+"""Real parts only: a migrated SQLite file (or PostgreSQL at TEST_DATABASE_URL) and a real Redis.
+
+Redis is REDIS_URL when set, else the embedded redis-server the platform itself uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from models import calendar as calendar_module
+from models.db import close_database, migrate_database, open_database
+from models.settings import Settings
+from workers.redis import EmbeddedRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = [
+    "audit_record", "event_recipient", "event", "decision_push", "decision", "item_supervisor",
+    "approval_item", "liaison_appointment", "user_account", "department",
+]
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("TEST_DATABASE_URL"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set TEST_DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("var")
+
+
+@pytest.fixture(scope="session")
+def database_url(var_dir: Path) -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite://{var_dir / 'test.sqlite3'}"
+
+    async def prepare() -> None:
+        await migrate_database(url)
+        await close_database()
+
+    asyncio.run(prepare())
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("REDIS_URL")
+    if given:
+        yield given
+        return
+    embedded = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    embedded.start()
+    asyncio.run(embedded.wait_ready())
+    yield f"unix://{embedded.socket}"
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(var_dir: Path, database_url: str, redis_url: str) -> Settings:
+    return Settings(
+        var_dir=var_dir, database_url=database_url, redis_url=redis_url, host="127.0.0.1", port=0,
+        token_ttl_minutes=60, secret_key=SECRET,
+    )
+
+
+async def truncate(url: str) -> None:
+    from tortoise import connections
+
+    conn = connections.get("default")
+    if url.startswith("postgres"):
+        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    else:
+        for table in TABLES:
+            await conn.execute_script(f"DELETE FROM {table}")
+        await conn.execute_script("DELETE FROM sqlite_sequence")
+    # Tests may publish 2027: put the calendar back to the seeded 2004–2026.
+    await conn.execute_script("DELETE FROM calendar_day WHERE day >= '2027-01-01'")
+    await conn.execute_script("DELETE FROM calendar_year WHERE year >= 2027")
+    await calendar_module.bump_version()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    """A connected ORM over an emptied, migrated database."""
+    await open_database(database_url)
+    await truncate(database_url)
+    yield database_url
+    await close_database()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of the real Redis, emptied before the test."""
+    client = aioredis.Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """A real `shenguan serve` process on a free port."""
+
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url or "",
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+            "SHENGUAN_VAR_DIR": str(settings.var_dir),
+            "SHENGUAN_SECRET_KEY": settings.secret_key,
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(self.process.stderr.read().decode() if self.process.stderr else "server died")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process and self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            self.process.wait(timeout=15)
+
+
+@pytest.fixture
+def server_factory(settings: Settings) -> Iterator[Any]:
+    """Start real API processes; all are stopped at the end of the test."""
+    started: list[ServerProcess] = []
+
+    def start(**env: str) -> ServerProcess:
+        proc = ServerProcess(settings, env)
+        proc.start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
