@@ -106,15 +106,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    from models.db import DatabaseNotMigrated
+    async def ready() -> int:
+        return 0
 
-    app = create_app(settings)
-    try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", ws="websockets",
-                    timeout_graceful_shutdown=10)
-    except DatabaseNotMigrated as error:
-        print(error, file=sys.stderr)
+    if _run(_with_db(settings, ready)) != 0:  # refuse an unmigrated database with one clear line
         return 2
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                ws="websockets-sansio", timeout_graceful_shutdown=10)
     return 0
 
 
