@@ -17,7 +17,7 @@ class AuditRecord(Model):
     object_type = fields.CharField(max_length=32, default="")
     object_id = fields.CharField(max_length=64, default="")
     address = fields.CharField(max_length=64, default="")
-    detail: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    detail: dict[str, Any] = fields.JSONField(default=dict)
 
     class Meta:
         table = "audit_record"

@@ -12,6 +12,7 @@ from models.account import Department, User, appoint_liaison, create_department,
 from models.calendar import SHANGHAI, current_calendar
 from models.catalogue import ApprovalItem, create_approval_item
 from models.claim import claim_push
+from models.decision import DecisionPush
 from models.enums import AdminLevel, CounterpartyKind, DepartmentKind, Role
 from models.identifiers import make_citizen_id, make_credit_code
 from models.issuance import CounterpartyInput, DecisionInput, issue_decision
@@ -184,7 +185,7 @@ async def _decisions(users: dict[str, User], items: list[ApprovalItem], now: dat
             claim_day = calendar.add_working_days(day, lag) if lag else day
             claim_at = max(datetime.combine(claim_day, time(10, 30), SHANGHAI), when + timedelta(hours=1))
             if claim_at < now:
-                for push in await decision.pushes.filter(department_id=claimer.department_id):
+                for push in await DecisionPush.filter(decision_id=decision.id, department_id=claimer.department_id):
                     await claim_push(claimer, push.id, now=claim_at)
     return made
 

@@ -117,7 +117,7 @@ def add_working_days(start: date, n: int, calendar: WorkCalendar) -> date:
 def package_exception_days() -> tuple[list[ExceptionDay], list[int]]:
     """Domain.md: the published schedules 2004-2026 as carried by the chinese_calendar package."""
     # Imported here so that only seeding the calendar depends on the package.
-    import chinese_calendar  # type: ignore[import-untyped]  # the package ships no type hints
+    import chinese_calendar  # no type hints: ignore_missing_imports in pyproject
 
     holidays: dict[date, str] = chinese_calendar.holidays
     # The package's `workdays` holds only make-up days, Saturdays included;

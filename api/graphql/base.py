@@ -19,7 +19,9 @@ DEFAULT_PAGE = 20
 
 @strawberry.interface(description="An object with a global id; `node(id:)` fetches any of them.")
 class Node:
-    id: strawberry.ID
+    @strawberry.field(description="The global id.")
+    def id(self) -> strawberry.ID:
+        raise NotImplementedError
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:

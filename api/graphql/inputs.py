@@ -6,8 +6,7 @@ from datetime import date
 
 import strawberry
 
-from api.graphql.types import AdminLevel, Channel, CounterpartyKind, DepartmentKind, ResponsibilityKind, Role
-from models import enums
+from api.graphql.enums import AdminLevel, Channel, CounterpartyKind, DepartmentKind, ResponsibilityKind, Role
 
 
 @strawberry.input
@@ -45,7 +44,7 @@ class CreateApprovalItemInput:
     commitment_based: bool = False
     joint_inspection: bool = False
     supervising_department_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
-    responsibility: ResponsibilityKind = enums.ResponsibilityKind.NORMAL
+    responsibility: ResponsibilityKind = ResponsibilityKind.NORMAL
 
 
 @strawberry.input
@@ -68,7 +67,7 @@ class IssueDecisionInput:
     counterparty: CounterpartyInput
     valid_from: date | None = None
     valid_until: date | None = None
-    channel: Channel | None = enums.Channel.PLATFORM
+    channel: Channel | None = Channel.PLATFORM
 
 
 @strawberry.input

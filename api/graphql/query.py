@@ -10,18 +10,9 @@ from graphql import GraphQLError
 from api.context import Info
 from api.graphql.base import Connection, Node, from_global_id, given
 from api.graphql.pagination import paginate
-from api.graphql.types import (
-    AdminLevel,
-    ApprovalDecision,
-    ApprovalItem,
-    Department,
-    DecisionPush,
-    DepartmentKind,
-    Liaison,
-    PushStatus,
-    User,
-)
-from models import account, catalogue, decision
+from api.graphql.enums import AdminLevel, DepartmentKind, PushStatus
+from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
+from models import account, catalogue
 from models.calendar import current_calendar
 from models.errors import DomainError
 from models.visibility import can_see_decision, can_see_push, can_see_user, inbox, visible_decisions, visible_users
@@ -150,9 +141,9 @@ class Query:
         if status:
             query = query.filter(status=status)
         if overdue is True:
-            query = query.filter(status=decision.PushStatus.PENDING, claim_deadline__lt=now)
+            query = query.filter(status=PushStatus.PENDING, claim_deadline__lt=now)
         elif overdue is False:
-            query = query.exclude(status=decision.PushStatus.PENDING, claim_deadline__lt=now)
+            query = query.exclude(status=PushStatus.PENDING, claim_deadline__lt=now)
         if due_before:
             query = query.filter(claim_due_on__lt=due_before)
         return await paginate(query, keys=("claim_deadline", "id"), samples=(EPOCH, 0), first=given(first),

@@ -11,18 +11,19 @@ from api.graphql.base import Node, to_global_id
 from models import account as acc
 from models import catalogue as cat
 from models import decision as dec
-from models import enums
 from models.identifiers import mask_citizen_id, mask_phone
 from models.visibility import can_see_user, visible_pushes_of
 
-DepartmentKind = strawberry.enum(enums.DepartmentKind)
-AdminLevel = strawberry.enum(enums.AdminLevel)
-Role = strawberry.enum(enums.Role)
-CounterpartyKind = strawberry.enum(enums.CounterpartyKind)
-Channel = strawberry.enum(enums.Channel)
-PushStatus = strawberry.enum(enums.PushStatus)
-DecisionStatus = strawberry.enum(enums.DecisionStatus)
-ResponsibilityKind = strawberry.enum(enums.ResponsibilityKind)
+from api.graphql.enums import (
+    AdminLevel,
+    Channel,
+    CounterpartyKind,
+    DecisionStatus,
+    DepartmentKind,
+    PushStatus,
+    ResponsibilityKind,
+    Role,
+)
 
 
 @strawberry.type(description="A department (部门) at city or county level.")
@@ -88,7 +89,7 @@ class User(Node):
 
     @strawberry.field
     def roles(self) -> list[Role]:
-        return [enums.Role(r) for r in self.row.roles]
+        return [Role(r) for r in self.row.roles]
 
     @strawberry.field
     def is_active(self) -> bool:
