@@ -96,9 +96,33 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     async def go() -> int:
         report = await import_file(Path(args.file), username=args.as_user, progress=not args.quiet)
         print(report.summary())
+        if report.imported:
+            await _publish_now(settings)
         return 0 if not report.errors else 1
 
     return _run(_with_db(settings, go))
+
+
+async def _publish_now(settings: Settings) -> None:
+    """Publish what a command committed now rather than at the next sweep (the sweep remains)."""
+    from datetime import datetime
+
+    from models.calendar import SHANGHAI
+    from workers.dispatch import flush_outbox
+    from workers.redis import arq_pool, redis_client
+
+    redis = redis_client(settings)
+    arq = None
+    try:
+        arq = await asyncio.wait_for(arq_pool(settings), timeout=5)
+        published = await flush_outbox(redis, arq, datetime.now(SHANGHAI))
+        print(f"已发布 {published} 条推送事件并安排认领期限提醒")
+    except Exception as error:  # Redis down: the worker's sweep publishes them later
+        print(f"推送事件暂未发布（{error!r}），将由工作进程的定时清扫发布", file=sys.stderr)
+    finally:
+        if arq is not None:
+            await arq.aclose()
+        await redis.aclose()
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
