@@ -86,9 +86,13 @@ async def truncate(url: str) -> None:
     if url.startswith("postgres"):
         await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     else:
-        for table in TABLES:
-            await conn.execute_script(f"DELETE FROM {table}")
-        await conn.execute_script("DELETE FROM sqlite_sequence")
+        await conn.execute_script("PRAGMA foreign_keys = OFF")
+        try:
+            for table in TABLES:
+                await conn.execute_script(f"DELETE FROM {table}")
+            await conn.execute_script("DELETE FROM sqlite_sequence")
+        finally:
+            await conn.execute_script("PRAGMA foreign_keys = ON")
     # Tests may publish 2027: put the calendar back to the seeded 2004–2026.
     await conn.execute_script("DELETE FROM calendar_day WHERE day >= '2027-01-01'")
     await conn.execute_script("DELETE FROM calendar_year WHERE year >= 2027")
@@ -99,9 +103,11 @@ async def truncate(url: str) -> None:
 async def db(database_url: str) -> AsyncIterator[str]:
     """A connected ORM over an emptied, migrated database."""
     await open_database(database_url)
-    await truncate(database_url)
-    yield database_url
-    await close_database()
+    try:
+        await truncate(database_url)
+        yield database_url
+    finally:
+        await close_database()
 
 
 @pytest.fixture

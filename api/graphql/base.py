@@ -28,6 +28,11 @@ def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("="))
 
 
+MAX_INT = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
+INT_KEYED = {"Department", "User", "Liaison", "ApprovalItem"}
+
+
 class BadId(DomainError):
     code = "INVALID_ID"
 
@@ -42,6 +47,8 @@ def from_global_id(value: str, expected: str | None = None, *, field: str = "id"
         raise BadId("无效的ID", field=field) from None
     if expected is not None and type_name != expected:
         raise BadId(f"ID 不是 {expected} 类型", field=field)
+    if not 0 < pk <= (MAX_INT if type_name in INT_KEYED else MAX_BIGINT):
+        raise BadId("无效的ID", field=field)
     return type_name, pk
 
 
