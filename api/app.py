@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -18,12 +20,20 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from api.auth import bearer, user_for_token
 from api.context import Context
 from api.graphql.schema import schema
+from api.graphql.subscription import close_socket_at_expiry
 from api.services import Services
 from models.db import close_database, open_database
 from models.settings import Settings, load_settings
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    def decode_json(self, data: str | bytes) -> object:
+        """A body that is not UTF-8, or nested beyond the parser's reach, is malformed JSON (400), not a crash."""
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, RecursionError) as error:
+            raise json.JSONDecodeError(f"请求体无法解析：{type(error).__name__}", "", 0) from error
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
         services: Services = request.app.state.services
         context = Context(request=request, response=response, services=services)
@@ -41,14 +51,18 @@ class GraphQLApp(GraphQL[Context, None]):
         if user is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.user, context.token_expires = user, expires
-        return None
+        if expires is not None and isinstance(context.request, WebSocket):
+            close_socket_at_expiry(context.request, expires)
+        return UNSET  # a bare connection_ack, without "payload": null
 
 
 async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(settings: Settings | None = None, *, poll_interval: float = 1.0, check_migrated: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, poll_interval: float = 1.0, check_migrated: bool = True
+) -> Starlette:
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager

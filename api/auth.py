@@ -9,6 +9,7 @@ import jwt
 from models.account import User
 
 ALGORITHM = "HS256"
+MAX_USER_ID = 2**31 - 1
 
 
 def issue_token(user: User, *, secret: str, ttl_minutes: int, now: datetime) -> str:
@@ -40,9 +41,11 @@ async def user_for_token(token: str | None, *, secret: str) -> tuple[User | None
     if not token:
         return None, None
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "tv"]})
         user_id = int(claims["sub"])
     except (jwt.PyJWTError, ValueError, TypeError):
+        return None, None
+    if not 0 < user_id <= MAX_USER_ID:  # a key the column cannot hold would fail in the query, not here
         return None, None
     user = await User.get_or_none(id=user_id)
     if user is None or not user.is_active or user.token_version != claims.get("tv"):

@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from models.event import EventKind, SequencedEvent, last_sequence, load_sequenced
 from workers.dispatch import STREAM
@@ -53,6 +54,9 @@ class Hub:
         self.poll_interval = poll_interval
         self.last_seq = 0
         self.subscribers: set[Subscriber] = set()
+        # Indexes, so one event costs its audience, not every socket of the process.
+        self._by_department: dict[int, set[Subscriber]] = {}
+        self._by_user: dict[int, set[Subscriber]] = {}
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._kick = asyncio.Event()
@@ -73,10 +77,18 @@ class Hub:
     def register(self, sub: Subscriber) -> int:
         """Add a subscriber; it gets every event after the returned cursor live."""
         self.subscribers.add(sub)
+        self._by_department.setdefault(sub.department_id, set()).add(sub)
+        self._by_user.setdefault(sub.user_id, set()).add(sub)
         return self.last_seq
 
     def unregister(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
+        for index, key in ((self._by_department, sub.department_id), (self._by_user, sub.user_id)):
+            group = index.get(key)
+            if group is not None:
+                group.discard(sub)
+                if not group:
+                    del index[key]
 
     def kick(self) -> None:
         """Something was just committed here: look at the database now rather than at the next poll."""
@@ -94,12 +106,14 @@ class Hub:
             return
         self.last_seq = event.seq
         if event.kind == EventKind.ACCESS_CHANGED.value:
-            user_id = event.payload.get("userId")
-            for sub in self.subscribers:
-                if sub.user_id == user_id:
-                    sub.end("ACCESS_REVOKED")
+            for sub in self._by_user.get(int(event.payload.get("userId", 0)), ()):
+                sub.end("ACCESS_REVOKED")
             return
-        for sub in self.subscribers:
+        for department_id in event.departments:
+            self._offer(event, self._by_department.get(department_id, ()))
+
+    def _offer(self, event: SequencedEvent, subscribers: Iterable[Subscriber]) -> None:
+        for sub in subscribers:
             if sub.ended or not sub.may_see(event):
                 continue
             try:
@@ -118,10 +132,14 @@ class Hub:
             await self.catch_up()
 
     async def _read_stream(self) -> None:
-        last_id = "$"
+        last_id: str | bytes = "$"
         backoff = 0.1
+        reconnected = False
         while True:
             try:
+                if reconnected:
+                    last_id = await self._resume_point(last_id)
+                    reconnected = False
                 reply = await self.redis.xread({STREAM: last_id}, block=5000, count=500)
                 backoff = 0.1
                 for _, entries in reply or []:
@@ -134,12 +152,31 @@ class Hub:
                 log.warning("事件流读取中断，%.1f 秒后重连：%s", backoff, error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+                reconnected = True
                 await self._safe_catch_up()
+
+    async def _resume_point(self, last_id: str | bytes) -> str | bytes:
+        """Where to go on reading after a reconnect: the last entry read, unless Redis lost the stream.
+
+        A restarted Redis starts a new stream whose ids may be lower than the last one read; reading
+        after the old id would then skip its entries (the database poll would still deliver them, late).
+        """
+        if last_id == "$":
+            return last_id
+        try:
+            info = await self.redis.xinfo_stream(STREAM)
+        except ResponseError:  # no such key: the stream is gone, read the new one from its start
+            return "0-0"
+        if _entry_id(info["last-generated-id"]) < _entry_id(last_id):
+            return "0-0"
+        return last_id
 
     async def _poll(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self.poll_interval)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that races a kick.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await self._kick.wait()
             self._kick.clear()
             await self._safe_catch_up()
 
@@ -151,6 +188,12 @@ class Hub:
             raise
         except Exception:  # the database may be briefly away; the next poll tries again
             log.exception("从数据库补发事件失败")
+
+
+def _entry_id(value: str | bytes) -> tuple[int, int]:
+    text = value.decode() if isinstance(value, bytes) else value
+    ms, _, n = text.partition("-")
+    return int(ms), int(n or 0)
 
 
 def _from_stream(fields: dict[bytes, bytes]) -> SequencedEvent:

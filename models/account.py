@@ -13,11 +13,17 @@ from tortoise.models import Model
 from models.enums import AdminLevel, DepartmentKind, Role
 from models.errors import DomainError, Duplicate, Forbidden, InvalidInput, NotFound, raise_all
 
-USERNAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
-REGION_RE = re.compile(r"^[1-8]\d{5}$")
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-PHONE_RE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")
+# \Z, not $: "$" also matches before a trailing newline, which would let "370800\n" through.
+# re.ASCII: \d would otherwise accept full-width and other Unicode digits.
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,63}\Z", re.ASCII)
+REGION_RE = re.compile(r"^[1-8]\d{5}\Z", re.ASCII)
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z", re.ASCII)
+PHONE_RE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})\Z", re.ASCII)
+# NUL is refused by PostgreSQL text columns and a lone surrogate cannot be encoded at all: both
+# would surface as a server error, so they are input errors. Tab and newlines stay allowed (content).
+UNSTORABLE_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
 _hasher = PasswordHasher()
 
 
@@ -52,7 +58,7 @@ class User(Model):
         "shenguan.Department", related_name="users", on_delete=fields.RESTRICT
     )
     department_id: int
-    roles: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
+    roles: list[str] = fields.JSONField(default=list)
     is_active = fields.BooleanField(default=True)
     token_version = fields.IntField(default=1)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -105,12 +111,24 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError, UnicodeEncodeError):
         return False
+
+
+def has_unstorable_characters(value: str) -> bool:
+    """Control characters (other than tab and newlines) or lone surrogates."""
+    return UNSTORABLE_RE.search(value) is not None
+
+
+def storable(value: str) -> str:
+    """The text with unstorable characters replaced by U+FFFD, for recording what a caller sent."""
+    return UNSTORABLE_RE.sub("\ufffd", value)
 
 
 def check_password_strength(password: str, field: str = "password") -> None:
     """At least 10 characters from three of: lower case, upper case, digits, symbols."""
+    if has_unstorable_characters(password):
+        raise InvalidInput("密码含有不允许的控制字符", field=field, code="INVALID_CHARACTERS")
     classes = sum(
         [
             any(c.islower() for c in password),
@@ -119,7 +137,7 @@ def check_password_strength(password: str, field: str = "password") -> None:
             any(not c.isalnum() for c in password),
         ]
     )
-    if len(password) < MIN_PASSWORD_LENGTH or classes < 3 or len(password) > 128:
+    if len(password) < MIN_PASSWORD_LENGTH or classes < 3 or len(password) > MAX_PASSWORD_LENGTH:
         raise InvalidInput(
             "密码至少10位，且须包含大写字母、小写字母、数字、符号中的至少三类",
             field=field,
@@ -128,18 +146,25 @@ def check_password_strength(password: str, field: str = "password") -> None:
 
 
 def check_length(value: str, field: str, max_length: int, *, required: bool = True) -> str:
-    """Trim a text input and reject empty (when required) or oversized values."""
+    """Trim a text input and reject empty (when required), oversized or unstorable values."""
     value = value.strip()
     if required and not value:
         raise InvalidInput("不能为空", field=field, code="REQUIRED")
     if len(value) > max_length:
         raise InvalidInput(f"长度不能超过{max_length}个字符", field=field, code="TOO_LONG")
+    if has_unstorable_characters(value):
+        raise InvalidInput("含有不允许的控制字符", field=field, code="INVALID_CHARACTERS")
     return value
 
 
 def can_manage_accounts(actor: User, department_id: int) -> bool:
     """Art. 28: admins manage every account; a liaison officer manages their own department's."""
     return actor.is_admin or (actor.has_role(Role.LIAISON) and actor.department_id == department_id)
+
+
+def can_manage_user(actor: User, user: User) -> bool:
+    """Art. 28: as can_manage_accounts, but only an admin manages an admin's account."""
+    return can_manage_accounts(actor, user.department_id) and (actor.is_admin or not user.is_admin)
 
 
 async def create_department(
@@ -189,9 +214,8 @@ async def create_user(
     errors: list[DomainError] = []
     username = username.strip()
     if not USERNAME_RE.match(username):
-        errors.append(
-            InvalidInput("用户名须以小写字母开头，只含小写字母、数字和下划线，3-64位", field="username", code="INVALID_USERNAME")
-        )
+        message = "用户名须以小写字母开头，只含小写字母、数字和下划线，3-64位"
+        errors.append(InvalidInput(message, field="username", code="INVALID_USERNAME"))
     elif await User.filter(username=username).exists():
         errors.append(Duplicate(f"用户名 {username} 已存在", field="username", code="DUPLICATE_USERNAME"))
     try:
@@ -221,8 +245,8 @@ async def set_user_active(actor: User, user_id: int, *, active: bool) -> User:
     user = await User.get_or_none(id=user_id)
     if user is None or not (actor.is_admin or actor.department_id == user.department_id):
         raise NotFound("用户不存在", field="id", code="USER_NOT_FOUND")
-    if not can_manage_accounts(actor, user.department_id):
-        raise Forbidden("只能管理本部门的账号", field="id")
+    if not can_manage_user(actor, user):
+        raise Forbidden("只能管理本部门的账号（管理员账号只能由管理员管理）", field="id")
     if user.id == actor.id and not active:
         raise InvalidInput("不能停用自己的账号", field="id", code="CANNOT_DISABLE_SELF")
     user.is_active = active
@@ -261,7 +285,12 @@ async def appoint_liaison(
         user.roles = sorted({*user.roles, Role.LIAISON.value})
         await user.save(update_fields=["roles", "updated_at"])
     return await LiaisonAppointment.create(
-        department_id=department_id, user_id=user_id, title=title, phone=phone, started_at=now, appointed_by_id=actor.id or None
+        department_id=department_id,
+        user_id=user_id,
+        title=title,
+        phone=phone,
+        started_at=now,
+        appointed_by_id=actor.id or None,
     )
 
 
@@ -276,12 +305,24 @@ async def end_liaison(actor: User, appointment_id: int, *, now: datetime) -> Lia
         raise InvalidInput("该任职已结束", field="id", code="LIAISON_ALREADY_ENDED")
     term.ended_at = now
     await term.save(update_fields=["ended_at"])
+    await _drop_liaison_role(term.user_id)
     return term
+
+
+async def _drop_liaison_role(user_id: int) -> None:
+    """Whoever no longer serves as liaison officer stops managing accounts; their old tokens stop too."""
+    user = await User.get(id=user_id)
+    if Role.LIAISON.value in user.roles:
+        user.roles = [r for r in user.roles if r != Role.LIAISON.value]
+        user.token_version += 1
+        await user.save(update_fields=["roles", "token_version", "updated_at"])
 
 
 async def authenticate(username: str, password: str) -> User | None:
     """The active user with these credentials, or None (the caller does not learn which part was wrong)."""
-    user = await User.get_or_none(username=username.strip())
+    username = username.strip()
+    # A name no account can have is not looked up: NUL or a surrogate would make the query itself fail.
+    user = await User.get_or_none(username=username) if USERNAME_RE.match(username) else None
     if user is None:
         verify_password(_DUMMY_HASH, password)  # equal time whether or not the account exists
         return None

@@ -86,6 +86,9 @@ async def truncate(url: str) -> None:
     if url.startswith("postgres"):
         await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     else:
+        # PRAGMA foreign_keys is a no-op inside a transaction; clear the self-references instead.
+        await conn.execute_script("UPDATE department SET parent_id = NULL")
+        await conn.execute_script("UPDATE decision_push SET rerouted_from_id = NULL")
         await conn.execute_script("PRAGMA foreign_keys = OFF")
         try:
             for table in TABLES:

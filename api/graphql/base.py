@@ -103,11 +103,11 @@ def encode_cursor(values: Sequence[Any]) -> str:
 def decode_cursor(cursor: str, arity: int) -> list[str]:
     try:
         raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise BadId("无效的分页游标", field="after", code="INVALID_CURSOR") from None
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
     parts = raw.split("|")
     if len(parts) != arity:
-        raise BadId("无效的分页游标", field="after", code="INVALID_CURSOR")
+        raise GraphQLError("无效的分页游标", extensions={"code": "BAD_USER_INPUT", "field": "after"})
     return parts
 
 

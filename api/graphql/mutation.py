@@ -151,7 +151,7 @@ class Mutation:
             actor_id=user.id if user else None,
             department_id=user.department_id if user else None,
             address=info.context.address,
-            detail={"username": username[:64]},
+            detail={"username": account.storable(username[:64])},
         )
         if user is None:
             return LoginPayload(token=None, user=None, errors=[
@@ -221,7 +221,9 @@ class Mutation:
         actor = info.context.require_role(Role.ADMIN, Role.LIAISON)
 
         async def work() -> account.LiaisonAppointment:
-            return await account.end_liaison(actor, _pk(id, "Liaison", "id"), now=info.context.now())
+            term = await account.end_liaison(actor, _pk(id, "Liaison", "id"), now=info.context.now())
+            await account_changed(await account.User.get(id=term.user_id))
+            return term
 
         row, errors = await attempt(lambda: run(info, work))
         return LiaisonPayload(liaison=_wrap(row, Liaison), errors=errors)

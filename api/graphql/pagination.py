@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from graphql import GraphQLError
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -16,9 +17,14 @@ N = TypeVar("N")
 
 
 def _parse(value: str, sample: Any) -> Any:
-    if isinstance(sample, datetime):
-        return datetime.fromisoformat(value)
-    return int(value)
+    """A cursor part back in the key's type; anything else is a readable input error."""
+    try:
+        parsed: Any = datetime.fromisoformat(value) if isinstance(sample, datetime) else int(value)
+    except ValueError:
+        raise GraphQLError("无效的分页游标", extensions={"code": "BAD_USER_INPUT", "field": "after"}) from None
+    if isinstance(parsed, int) and not 0 <= parsed < 2**63:
+        raise GraphQLError("无效的分页游标", extensions={"code": "BAD_USER_INPUT", "field": "after"})
+    return parsed
 
 
 async def paginate(

@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import weakref
 from collections.abc import AsyncGenerator
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import strawberry
 from graphql import GraphQLError
+from starlette.websockets import WebSocket, WebSocketState
 
 from api.context import Info
 from api.graphql.loaders import Loaders
-from api.graphql.types import DecisionPush
+from api.graphql.types import ApprovalDecision, DecisionPush
 from api.hub import Subscriber
-from models.event import EventKind, SequencedEvent, first_retained_sequence, load_for_department
+from models.account import User
+from models.event import EventKind, SequencedEvent, first_retained_sequence, last_sequence, load_for_department
 
-PlatformEventKind = strawberry.enum(
-    Enum("PlatformEventKind", {k.value: k.value for k in EventKind if k is not EventKind.ACCESS_CHANGED}),  # type: ignore[misc]
-    description="What happened.",
-)
+# graphql-ws close codes: its client retries after 4403 (and the retry is refused at connection_init),
+# never after 4401 (sign in again), and reconnects after 1012, resuming from its last cursor.
+FORBIDDEN_CLOSE = 4403
+UNAUTHORIZED_CLOSE = 4401
+RESTART_CLOSE = 1012
+SOCKET_CLOSE_GRACE = 30.0  # a client answers a close within seconds; strawberry then cancels the operation
+
+
+@strawberry.enum(description="What happened.")
+class PlatformEventKind(Enum):
+    PUSH_CREATED = EventKind.PUSH_CREATED.value
+    PUSH_CLAIMED = EventKind.PUSH_CLAIMED.value
+    PUSH_RETURNED = EventKind.PUSH_RETURNED.value
+    PUSH_REMINDER = EventKind.PUSH_REMINDER.value
+    PUSH_OVERDUE = EventKind.PUSH_OVERDUE.value
+    DECISION_STATUS_CHANGED = EventKind.DECISION_STATUS_CHANGED.value
+    CALENDAR_CHANGED = EventKind.CALENDAR_CHANGED.value
+    DEADLINE_MOVED = EventKind.DEADLINE_MOVED.value
 
 
 @strawberry.type(description="A push addressed to the viewer's department; `cursor` resumes after it.")
@@ -34,50 +52,59 @@ class PushEventPayload:
     push: DecisionPush
 
 
+@strawberry.type(description="A decision the viewer's department received changed status.")
+class DecisionEventPayload:
+    decision: ApprovalDecision
+
+
 @strawberry.type(description="The working-day calendar changed; open deadlines were recomputed.")
 class CalendarEventPayload:
     year: int
     moved_deadlines: int
 
 
-EventPayload = Annotated[PushEventPayload | CalendarEventPayload, strawberry.union("EventPayload")]
+EventPayload = Annotated[
+    PushEventPayload | DecisionEventPayload | CalendarEventPayload, strawberry.union("EventPayload")
+]
 
 
 @strawberry.type(description="An event the viewer may see, with its cursor.")
 class PlatformEvent:
     cursor: str
-    kind: PlatformEventKind  # type: ignore[valid-type]
+    kind: PlatformEventKind
     payload: EventPayload
 
 
 def _cursor(after: str | None) -> int | None:
     if after is None or after is strawberry.UNSET:
         return None
-    if not after.isdigit():
+    # isascii: str.isdigit() also accepts "²" and other digits that int() refuses.
+    if not (after.isascii() and after.isdigit()):
         raise GraphQLError("无效的事件游标", extensions={"code": "INVALID_CURSOR"})
     return int(after)
 
 
 async def event_stream(info: Info, after: str | None, kinds: frozenset[str] | None) -> AsyncGenerator[SequencedEvent]:
-    """Every event the viewer may see after `after` (or from now), in cursor order."""
+    """Rule 4: every event the viewer may see after `after` (or from now), in cursor order, no gap, no duplicate."""
     user = info.context.require_user()
     hub = info.context.services.hub
     start = _cursor(after)
     sub = Subscriber(user_id=user.id, department_id=user.department_id, roles=frozenset(user.roles), kinds=kinds)
-    snapshot = hub.register(sub)
+    snapshot = hub.register(sub)  # every event after `snapshot` now reaches sub.queue
     try:
+        # Registered first, checked second: an access change committed after this read reaches
+        # the subscriber through the hub; one committed before it is seen here.
+        if not await _access_unchanged(user):
+            await _end(info, FORBIDDEN_CLOSE, "账号权限已变更，请重新登录", "FORBIDDEN")
         last = snapshot
         if start is not None:
-            if start > snapshot:
-                raise GraphQLError("事件游标不存在", extensions={"code": "INVALID_CURSOR"})
-            if start + 1 < await first_retained_sequence():
-                raise GraphQLError("游标早于保留期，请重新同步", extensions={"code": "RESYNC_REQUIRED"})
-            last = start
+            last = await _replay_start(start, snapshot)
             while batch := await load_for_department(user.department_id, last, snapshot):
                 for event in batch:
                     last = event.seq
-                    if sub.may_see(event):
+                    if sub.may_see(event) and event.kind != EventKind.ACCESS_CHANGED.value:
                         yield event
+            last = max(last, start)
         while True:
             event = await _next(info, sub)
             if event.seq > last:
@@ -87,24 +114,84 @@ async def event_stream(info: Info, after: str | None, kinds: frozenset[str] | No
         hub.unregister(sub)
 
 
+async def _replay_start(start: int, snapshot: int) -> int:
+    """Where replay starts; refuses a cursor never handed out, or one older than the retained events."""
+    # A cursor above this process's snapshot may come from another process that is ahead of this
+    # one: the database, not the hub, says whether it was handed out. Its events then arrive live.
+    if start > snapshot and start > await last_sequence():
+        raise GraphQLError("事件游标不存在", extensions={"code": "INVALID_CURSOR"})
+    if start + 1 < await first_retained_sequence():
+        raise GraphQLError("游标早于保留期，请重新同步", extensions={"code": "RESYNC_REQUIRED"})
+    return min(start, snapshot)
+
+
+async def _access_unchanged(user: User) -> bool:
+    """Rule 5: the account is still active with the access its token was issued for."""
+    current = await User.get_or_none(id=user.id)
+    return current is not None and current.is_active and current.token_version == user.token_version
+
+
+END_REASONS: dict[str, tuple[int | None, str, str]] = {
+    "ACCESS_REVOKED": (FORBIDDEN_CLOSE, "账号权限已变更，请重新登录", "FORBIDDEN"),
+    "RESYNC_REQUIRED": (None, "事件积压过多，请重新同步后再订阅", "RESYNC_REQUIRED"),
+    "SERVER_SHUTDOWN": (RESTART_CLOSE, "服务重启，请重新连接", "SERVER_SHUTDOWN"),
+}
+
+
 async def _next(info: Info, sub: Subscriber) -> SequencedEvent:
     """The next queued event; ends the subscription when access ends or the token expires."""
     while True:
         if sub.ended:
-            code = "RESYNC_REQUIRED" if sub.ended == "RESYNC_REQUIRED" else "FORBIDDEN"
-            if sub.ended == "SERVER_SHUTDOWN":
-                code = "SERVER_SHUTDOWN"
-            raise GraphQLError("订阅已结束：" + sub.ended, extensions={"code": code})
+            close, message, code = END_REASONS.get(sub.ended, (None, "订阅已结束", "FORBIDDEN"))
+            await _end(info, close, message, code)
         if not sub.queue.empty():
             return sub.queue.get_nowait()
         sub.wake.clear()
         remaining = (info.context.token_expires or time.time() + 3600) - time.time()
         if remaining <= 0:
-            raise GraphQLError("登录已过期", extensions={"code": "UNAUTHENTICATED"})
-        try:
+            await _end(info, UNAUTHORIZED_CLOSE, "登录已过期", "UNAUTHENTICATED")
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(sub.wake.wait(), timeout=min(remaining, 60))
-        except TimeoutError:
-            continue
+
+
+async def _end(info: Info, close: int | None, message: str, code: str) -> NoReturn:
+    """End the subscription: close the socket when the connection itself is done, else send an error.
+
+    A closed socket is what graphql-ws clients act on. strawberry cancels this operation once it sees
+    the disconnect, so after closing we only wait: a reply sent on a closed socket would just fail.
+    """
+    websocket = info.context.request
+    if close is not None and isinstance(websocket, WebSocket):
+        await close_socket(websocket, close, message)
+        await asyncio.sleep(SOCKET_CLOSE_GRACE)
+    raise GraphQLError(message, extensions={"code": code})
+
+
+async def close_socket(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close a socket unless it is closed already (by another subscription on it, or by the client)."""
+    if websocket.application_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(RuntimeError, OSError):
+            await websocket.close(code=code, reason=reason)
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+def close_socket_at_expiry(websocket: WebSocket, expires: int) -> None:
+    """Rule 5: an expired token ends its socket (4401), whether or not it has subscriptions.
+
+    The timer holds the socket weakly, so a socket that closed earlier is not kept alive until then.
+    """
+    ref = weakref.ref(websocket)
+
+    def expire() -> None:
+        socket = ref()
+        if socket is not None and socket.application_state is WebSocketState.CONNECTED:
+            task = asyncio.ensure_future(close_socket(socket, UNAUTHORIZED_CLOSE, "登录已过期"))
+            _closing.add(task)  # the loop holds tasks weakly
+            task.add_done_callback(_closing.discard)
+
+    asyncio.get_running_loop().call_later(max(0.0, expires - time.time()), expire)
 
 
 async def _push_of(info: Info, event: SequencedEvent) -> DecisionPush | None:
@@ -112,6 +199,21 @@ async def _push_of(info: Info, event: SequencedEvent) -> DecisionPush | None:
     push_id = event.payload.get("pushId")
     row = await info.context.loaders.push.load(int(push_id)) if push_id else None
     return DecisionPush(row=row) if row else None
+
+
+async def _payload_of(
+    info: Info, event: SequencedEvent
+) -> PushEventPayload | DecisionEventPayload | CalendarEventPayload | None:
+    """The union member for an event: its push, else its decision, else the calendar year."""
+    if event.kind == EventKind.CALENDAR_CHANGED.value:
+        return CalendarEventPayload(year=event.subject_id, moved_deadlines=int(event.payload.get("moved", 0)))
+    if "pushId" in event.payload:
+        push = await _push_of(info, event)
+        return PushEventPayload(push=push) if push else None
+    decision_id = event.payload.get("decisionId")
+    info.context.loaders = Loaders()
+    row = await info.context.loaders.decision.load(int(decision_id)) if decision_id else None
+    return DecisionEventPayload(decision=ApprovalDecision(row=row)) if row else None
 
 
 @strawberry.type
@@ -130,15 +232,10 @@ class Subscription:
         self,
         info: Info,
         after: str | None = strawberry.UNSET,
-        kinds: list[PlatformEventKind] | None = strawberry.UNSET,  # type: ignore[valid-type]
+        kinds: list[PlatformEventKind] | None = strawberry.UNSET,
     ) -> AsyncGenerator[PlatformEvent]:
         wanted = frozenset(k.value for k in kinds) if kinds else None
         async for event in event_stream(info, after, wanted):
-            payload: PushEventPayload | CalendarEventPayload | None
-            if event.kind == EventKind.CALENDAR_CHANGED.value:
-                payload = CalendarEventPayload(year=event.subject_id, moved_deadlines=int(event.payload.get("moved", 0)))
-            else:
-                push = await _push_of(info, event)
-                payload = PushEventPayload(push=push) if push else None
+            payload = await _payload_of(info, event)
             if payload is not None:
-                yield PlatformEvent(cursor=str(event.seq), kind=PlatformEventKind[event.kind], payload=payload)
+                yield PlatformEvent(cursor=str(event.seq), kind=PlatformEventKind(event.kind), payload=payload)

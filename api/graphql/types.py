@@ -329,7 +329,7 @@ class DecisionPush(Node):
         if self.row.claimed_by_id is None:
             return None
         row = await info.context.loaders.user.load(self.row.claimed_by_id)
-        return User(row=row) if row else None
+        return User(row=row) if row and can_see_user(info.context.require_user(), row) else None
 
     @strawberry.field(description="Claimed after the deadline: stays recorded as late.")
     def claimed_late(self) -> bool:
