@@ -159,6 +159,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         embedded.start()
         _run(_ready(embedded))
     children: list[subprocess.Popen[bytes]] = []
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # a plain `kill` cleans up like Ctrl-C
     try:
         cmd_seed_demo(settings, args)
         password, _ = admin_password(settings)
@@ -179,6 +180,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                 child.kill()
         if embedded:
             embedded.stop()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 async def _ready(embedded: object) -> int:

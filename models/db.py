@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.migrations.api import migrate as apply_migrations
 from tortoise.migrations.executor import MigrationExecutor
+from tortoise.transactions import in_transaction
 
 APP = "shenguan"
 MODEL_MODULES = [
@@ -72,3 +76,16 @@ async def close_database() -> None:
 
 # For the `tortoise` command line (makemigrations); the app itself calls orm_config(settings).
 TORTOISE_ORM = orm_config("sqlite://:memory:")
+
+
+@contextlib.asynccontextmanager
+async def write_transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    """A transaction that will write: on SQLite it takes the write lock first.
+
+    A deferred SQLite transaction that reads and then writes fails at once with "database is
+    locked" when another process committed in between; one that starts by writing waits instead.
+    """
+    async with in_transaction() as conn:
+        if conn.capabilities.dialect == "sqlite":
+            await conn.execute_query("UPDATE calendar_state SET version = version WHERE 0")
+        yield conn

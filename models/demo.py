@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from tortoise.transactions import in_transaction
 
@@ -200,4 +200,5 @@ async def seed_demo(decisions: int = 40) -> SeedResult:
         users = await _users(depts, now)
         items = await _items(depts)
         made = await _decisions(users, items, now, decisions)
-    return SeedResult(created=True, counts={"部门": len(depts), "用户": len(users), "事项": len(items), "审批决定": made})
+    counts = {"部门": len(depts), "用户": len(users), "事项": len(items), "审批决定": made}
+    return SeedResult(created=True, counts=counts)

@@ -14,7 +14,8 @@ from typing import Any
 
 from tortoise import connections, fields
 from tortoise.models import Model
-from tortoise.transactions import in_transaction
+
+from models.db import write_transaction
 
 SEQUENCER_LOCK_KEY = 0x5347_4E31  # pg_advisory_xact_lock key of the one sequencer
 
@@ -39,8 +40,8 @@ class Event(Model):
     kind = fields.CharEnumField(EventKind, max_length=32)
     subject_type = fields.CharField(max_length=32)
     subject_id = fields.BigIntField()
-    roles: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
-    payload: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    roles: list[str] = fields.JSONField(default=list)
+    payload: dict[str, Any] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     sequenced_at = fields.DatetimeField(null=True)
     published_at = fields.DatetimeField(null=True)
@@ -100,14 +101,13 @@ async def record_event(
 
 async def sequence_pending(now: datetime, limit: int = 1000) -> int:
     """Give committed, unsequenced events the next cursors, in id order, under one lock."""
-    async with in_transaction() as conn:
+    async with write_transaction() as conn:
         if conn.capabilities.dialect == "postgres":
             await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [SEQUENCER_LOCK_KEY])
         ids = await Event.filter(seq=None).order_by("id").limit(limit).values_list("id", flat=True)
         if not ids:
             return 0
-        top = await Event.filter(seq__not_isnull=True).order_by("-seq").first().values_list("seq", flat=True)
-        base = int(top or 0)  # type: ignore[call-overload]
+        base = await last_sequence()
         for offset, event_id in enumerate(ids, start=1):
             await Event.filter(id=event_id).update(seq=base + offset, sequenced_at=now)
         return len(ids)
@@ -126,9 +126,9 @@ async def with_audience(events: list[Event]) -> list[SequencedEvent]:
     if not events:
         return []
     audience: dict[int, list[int]] = {}
-    for event_id, department_id in await EventRecipient.filter(
-        event_id__in=[e.id for e in events]
-    ).values_list("event_id", "department_id"):
+    for event_id, department_id in await EventRecipient.filter(event_id__in=[e.id for e in events]).values_list(
+        "event_id", "department_id"
+    ):
         audience.setdefault(event_id, []).append(department_id)
     return [to_sequenced(e, audience.get(e.id, [])) for e in events]
 
@@ -149,15 +149,17 @@ def to_sequenced(event: Event, departments: list[int]) -> SequencedEvent:
 
 async def last_sequence() -> int:
     """The highest cursor handed out so far (0 before the first event)."""
-    top = await Event.filter(seq__not_isnull=True).order_by("-seq").first().values_list("seq", flat=True)
-    return int(top or 0)  # type: ignore[call-overload]
+    return await _edge_sequence("-seq")
+
+
+async def _edge_sequence(order: str) -> int:
+    edge = await Event.filter(seq__not_isnull=True).order_by(order).only("id", "seq").first()
+    return int(edge.seq) if edge is not None and edge.seq is not None else 0
 
 
 async def unpublished(limit: int = 500) -> list[SequencedEvent]:
     """Sequenced events not yet handed to the live transport (the sweep republishes them)."""
-    return await with_audience(
-        await Event.filter(seq__not_isnull=True, published_at=None).order_by("seq").limit(limit)
-    )
+    return await with_audience(await Event.filter(seq__not_isnull=True, published_at=None).order_by("seq").limit(limit))
 
 
 async def mark_published(seqs: list[int], now: datetime) -> None:
@@ -171,13 +173,14 @@ def database_dialect() -> str:
 
 async def load_for_department(department_id: int, after: int, upto: int, limit: int = 500) -> list[SequencedEvent]:
     """Replay for one department: its sequenced events in (after, upto], in cursor order."""
-    events = await Event.filter(
-        recipients__department_id=department_id, seq__gt=after, seq__lte=upto
-    ).order_by("seq").limit(limit)
+    events = (
+        await Event.filter(recipients__department_id=department_id, seq__gt=after, seq__lte=upto)
+        .order_by("seq")
+        .limit(limit)
+    )
     return await with_audience(events)
 
 
 async def first_retained_sequence() -> int:
     """The oldest cursor still stored; a client resuming from before it must resync."""
-    low = await Event.filter(seq__not_isnull=True).order_by("seq").first().values_list("seq", flat=True)
-    return int(low or 0)  # type: ignore[call-overload]
+    return await _edge_sequence("seq")

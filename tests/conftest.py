@@ -147,14 +147,17 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
+        # The server's log goes to a file: a pipe nobody reads would block a chatty server.
+        self.log = Path(self.env["SHENGUAN_VAR_DIR"]) / f"server-{self.port}.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=self.env,
+                stdout=subprocess.DEVNULL, stderr=log,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(self.process.stderr.read().decode() if self.process.stderr else "server died")
+                raise RuntimeError(self.log.read_text(errors="replace")[-4000:])
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return

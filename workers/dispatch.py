@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from models.calendar import SHANGHAI, current_calendar
+from models.calendar import current_calendar
+from models.claim import reminder_moment
 from models.decision import DecisionPush
 from models.enums import PushStatus
 from models.event import EventKind, SequencedEvent, mark_published, sequence_pending, unpublished
@@ -22,7 +23,7 @@ from models.event import EventKind, SequencedEvent, mark_published, sequence_pen
 log = logging.getLogger(__name__)
 STREAM = "shenguan:events"
 STREAM_MAXLEN = 100_000
-REMIND_AT = time(9, 0)
+WAKEUP_GRACE = timedelta(days=1)  # an undelivered wake-up older than this is left to the sweep
 WAKE_KINDS = {EventKind.PUSH_CREATED.value, EventKind.DEADLINE_MOVED.value}
 
 
@@ -38,25 +39,30 @@ def stream_fields(event: SequencedEvent) -> dict[str, str]:
 
 
 async def schedule_push_wakeups(arq: ArqRedis, push: DecisionPush, now: datetime) -> None:
-    """Two deferred wake-ups per deadline; the due date is in the job id, so a moved deadline gets new ones.
+    """Art. 20: two deferred wake-ups per deadline; the due date is in the job id, so a moved deadline gets new ones.
 
-    A moment already past runs at once (arq cannot defer into the past).
+    A moment already past runs at once. Both are only wake-ups: the jobs re-check the row, and the
+    sweep catches any that is lost or fires early.
     """
     calendar = await current_calendar()
     due = push.claim_due_on.isoformat()
-    remind_at = datetime.combine(calendar.previous_workday(push.claim_due_on), REMIND_AT, SHANGHAI)
-    overdue_at = push.claim_deadline + timedelta(seconds=1)
-    await arq.enqueue_job("remind_push", push.id, _job_id=f"remind:{push.id}:{due}", _defer_until=max(remind_at, now))
-    await arq.enqueue_job(
-        "mark_push_overdue", push.id, _job_id=f"overdue:{push.id}:{due}", _defer_until=max(overdue_at, now)
-    )
+    moments = {
+        "remind_push": (f"remind:{push.id}:{due}", max(reminder_moment(calendar, push.claim_due_on), now)),
+        "mark_push_overdue": (f"overdue:{push.id}:{due}", max(push.claim_deadline + timedelta(seconds=1), now)),
+    }
+    for function, (job_id, moment) in moments.items():
+        # arq's default expiry is "defer time minus ITS wall clock, plus a day": negative (a Redis error
+        # that dropped the rest of the batch) whenever our clock runs behind its own. Give it explicitly.
+        await arq.enqueue_job(
+            function, push.id, _job_id=job_id, _defer_until=moment, _expires=moment - now + WAKEUP_GRACE
+        )
 
 
 async def _schedule(arq: ArqRedis, events: list[SequencedEvent], now: datetime) -> None:
-    ids = [int(e.payload["pushId"]) for e in events if e.kind in WAKE_KINDS and "pushId" in e.payload]
+    ids = {int(e.payload["pushId"]) for e in events if e.kind in WAKE_KINDS and "pushId" in e.payload}
     if not ids:
         return
-    for push in await DecisionPush.filter(id__in=ids, status=PushStatus.PENDING):
+    for push in await DecisionPush.filter(id__in=ids, status=PushStatus.PENDING).order_by("id"):
         await schedule_push_wakeups(arq, push, now)
 
 

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from models.calendar import SHANGHAI
 from models.claim import due_for_sweep, mark_overdue, remind_push
+from models.db import write_transaction
 from workers.dispatch import flush_outbox
 
 log = logging.getLogger(__name__)
@@ -29,7 +28,7 @@ async def _publish(ctx: Ctx, now: datetime) -> None:
 async def remind_push_job(ctx: Ctx, push_id: int) -> bool:
     """Wake-up the working day before a claim deadline."""
     now = _now(ctx)
-    async with in_transaction():
+    async with write_transaction():
         done = await remind_push(push_id, now=now)
     if done:
         await _publish(ctx, now)
@@ -39,7 +38,7 @@ async def remind_push_job(ctx: Ctx, push_id: int) -> bool:
 async def mark_push_overdue_job(ctx: Ctx, push_id: int) -> bool:
     """Wake-up at a claim deadline."""
     now = _now(ctx)
-    async with in_transaction():
+    async with write_transaction():
         done = await mark_overdue(push_id, now=now)
     if done:
         await _publish(ctx, now)
@@ -52,10 +51,10 @@ async def sweep(ctx: Ctx) -> dict[str, int]:
     overdue, remind = await due_for_sweep(now)
     marked = reminded = 0
     for push_id in overdue:
-        async with in_transaction():
+        async with write_transaction():
             marked += await mark_overdue(push_id, now=now)
     for push_id in remind:
-        async with in_transaction():
+        async with write_transaction():
             reminded += await remind_push(push_id, now=now)
     published = await flush_outbox(ctx["redis"], ctx["redis"], now)
     if marked or reminded or published:

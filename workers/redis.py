@@ -62,9 +62,9 @@ class EmbeddedRedis:
             stderr=subprocess.DEVNULL,
         )
 
-    async def wait_ready(self, timeout: float = 10.0) -> None:
+    async def wait_ready(self, limit: float = 10.0) -> None:
         """Wait until the server answers PING on its socket."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + limit
         while True:
             with contextlib.suppress(OSError, aioredis.RedisError):
                 client = aioredis.Redis(unix_socket_path=str(self.socket))
@@ -74,7 +74,7 @@ class EmbeddedRedis:
                 finally:
                     await client.aclose()
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"内置 Redis 未能在 {timeout} 秒内启动（见 {self.var_dir / 'redis.log'}）")
+                raise RuntimeError(f"内置 Redis 未能在 {limit} 秒内启动（见 {self.var_dir / 'redis.log'}）")
             await asyncio.sleep(0.05)
 
     def stop(self) -> None:

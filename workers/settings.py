@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from arq import cron, func
+from arq.cron import CronJob
 from arq.worker import Worker
 
 from models.db import close_database, open_database
@@ -19,6 +21,13 @@ FUNCTIONS = [
     func(mark_push_overdue_job, name="mark_push_overdue", keep_result=0),
 ]
 CRON_JOBS = [cron(sweep, name="sweep", minute=SWEEP_MINUTES, second=30, run_at_startup=True, keep_result=0)]
+
+
+def fresh_cron_jobs() -> list[CronJob]:
+    """Unscheduled copies of CRON_JOBS for one worker."""
+    # arq keeps a cron job's next run on the object: a second worker in the same process (tests)
+    # sharing the module's objects would never run its start-up sweep.
+    return [replace(job, next_run=None) for job in CRON_JOBS]
 
 
 def startup(settings: Settings, *, open_db: bool = True) -> Any:
@@ -44,7 +53,7 @@ def build_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
     open_db = overrides.pop("open_db", True)
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
-        "cron_jobs": CRON_JOBS,
+        "cron_jobs": fresh_cron_jobs(),
         "redis_settings": redis_settings(settings),
         "on_startup": startup(settings, open_db=open_db),
         "on_shutdown": shutdown(close_db=open_db),

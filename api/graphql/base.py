@@ -115,7 +115,9 @@ def page_size(first: int | None) -> int:
     if first is None:
         return DEFAULT_PAGE
     if not 0 <= first <= MAX_PAGE:
-        raise GraphQLError(f"first 必须在 0 到 {MAX_PAGE} 之间", extensions={"code": "BAD_USER_INPUT", "field": "first"})
+        raise GraphQLError(
+            f"first 必须在 0 到 {MAX_PAGE} 之间", extensions={"code": "BAD_USER_INPUT", "field": "first"}
+        )
     return first
 
 

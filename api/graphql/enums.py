@@ -16,7 +16,10 @@ from models.enums import (
 )
 from models.event import EventKind
 
-for _enum in (AdminLevel, Channel, CounterpartyKind, DecisionStatus, DepartmentKind, PushStatus, ResponsibilityKind, Role):
+DOMAIN_ENUMS = (
+    AdminLevel, Channel, CounterpartyKind, DecisionStatus, DepartmentKind, PushStatus, ResponsibilityKind, Role,
+)
+for _enum in DOMAIN_ENUMS:
     strawberry.enum(_enum)
 strawberry.enum(EventKind, name="EventKind", description="What happened.")
 

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 import strawberry
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from api.auth import issue_token
 from api.context import Info
@@ -26,6 +25,7 @@ from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Depa
 from models import account, catalogue, claim, issuance
 from models.audit import record_audit
 from models.calendar import current_calendar
+from models.db import write_transaction
 from models.enums import Channel, Role
 from models.errors import DomainError, InvalidInput, NotFound
 from models.visibility import can_see_decision
@@ -41,7 +41,7 @@ async def run(info: Info, work: Callable[[], Awaitable[T]], *, audit: dict[str, 
     """
     for attempt in (1, 2):
         try:
-            async with in_transaction():
+            async with write_transaction():
                 result = await work()
                 await _audit(info, audit)
             break

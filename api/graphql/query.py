@@ -9,8 +9,8 @@ from graphql import GraphQLError
 
 from api.context import Info
 from api.graphql.base import Connection, Node, from_global_id, given
-from api.graphql.pagination import paginate
 from api.graphql.enums import AdminLevel, DepartmentKind, PushStatus
+from api.graphql.pagination import paginate
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
 from models import account, catalogue
 from models.calendar import current_calendar

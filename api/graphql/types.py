@@ -8,12 +8,6 @@ import strawberry
 
 from api.context import Info
 from api.graphql.base import Node, to_global_id
-from models import account as acc
-from models import catalogue as cat
-from models import decision as dec
-from models.identifiers import mask_citizen_id, mask_phone
-from models.visibility import can_see_user, visible_pushes_of
-
 from api.graphql.enums import (
     AdminLevel,
     Channel,
@@ -24,6 +18,11 @@ from api.graphql.enums import (
     ResponsibilityKind,
     Role,
 )
+from models import account as acc
+from models import catalogue as cat
+from models import decision as dec
+from models.identifiers import mask_citizen_id, mask_phone
+from models.visibility import can_see_user, visible_pushes_of
 
 
 @strawberry.type(description="A department (部门) at city or county level.")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from models.enums import DepartmentKind, Role
 from tests import factories as f
 from tests.api.conftest import Gql
-from models.enums import DepartmentKind, Role
 
 LOGIN = "mutation($u:String!,$p:String!){login(username:$u,password:$p){token user{username} errors{code field}}}"
 

@@ -54,7 +54,7 @@ def test_citizen_id_valid(value: str) -> None:
         ("", "empty"),
         ("3708021990030712A6", "letter in the body"),
         ("X70802199003071236", "letter in the region code"),
-        ("３70802199003071236", "full-width digit"),
+        ("３70802199003071236", "full-width digit"),  # noqa: RUF001 (a full-width digit must be rejected)
     ],
 )
 def test_citizen_id_invalid(value: str, why: str) -> None:

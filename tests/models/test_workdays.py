@@ -228,7 +228,7 @@ def test_add_working_days_outside_range_raises(
 
 
 def test_range_edges(calendar: WorkCalendar) -> None:
-    assert (FIRST_DAY, LAST_DAY) == (date(2000, 1, 1), date(2100, 12, 31))
+    assert (date(2000, 1, 1), date(2100, 12, 31)) == (FIRST_DAY, LAST_DAY)
     assert calendar.add_working_days(date(2100, 12, 30), 1) == date(2100, 12, 31)
     assert calendar.add_working_days(FIRST_DAY, 1) == date(2000, 1, 3)
     assert calendar.years == range(2000, 2101)
