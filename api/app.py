@@ -21,12 +21,15 @@ from api.auth import bearer, user_for_token
 from api.context import Context
 from api.graphql.schema import schema
 from api.graphql.subscription import close_socket_at_expiry
+from api.multiplex import MultiplexingHandler
 from api.services import Services
 from models.db import close_database, open_database
 from models.settings import Settings, load_settings
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = MultiplexingHandler
+
     def decode_json(self, data: str | bytes) -> object:
         """A body that is not UTF-8, or nested beyond the parser's reach, is malformed JSON (400), not a crash."""
         try:
@@ -61,20 +64,27 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 def create_app(
-    settings: Settings | None = None, *, poll_interval: float = 1.0, check_migrated: bool = True
+    settings: Settings | None = None,
+    *,
+    poll_interval: float = 1.0,
+    check_migrated: bool = True,
+    own_database: bool = True,
 ) -> Starlette:
+    """The application; `own_database=False` leaves the ORM to a caller that already opened it."""
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await open_database(settings.database_url, check_migrated=check_migrated)
+        if own_database:
+            await open_database(settings.database_url, check_migrated=check_migrated)
         services = await Services.start(settings, poll_interval=poll_interval)
         app.state.services = services
         try:
             yield
         finally:
             await services.stop()
-            await close_database()
+            if own_database:
+                await close_database()
 
     graphql = GraphQLApp(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL], graphql_ide="graphiql")
     return Starlette(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis.asyncio as aioredis
 
 from api.hub import Hub
+from api.multiplex import Multiplexer
 from models.settings import Settings
 from workers.dispatch import flush_outbox
 from workers.redis import JobQueue, arq_pool, redis_client
@@ -22,6 +23,7 @@ class Services:
     redis: aioredis.Redis
     arq: JobQueue | None
     hub: Hub
+    multiplexer: Multiplexer = field(default_factory=Multiplexer)
 
     async def after_commit(self, now: datetime) -> None:
         """Publish what the transaction committed; failures here never undo the commit."""

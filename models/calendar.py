@@ -6,6 +6,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from tortoise import fields
+from tortoise.expressions import F
 from tortoise.models import Model
 
 from models.enums import CalendarSource, CalendarYearStatus
@@ -71,8 +72,9 @@ async def calendar_version() -> int:
 
 
 async def bump_version() -> None:
-    state, _ = await CalendarState.get_or_create(id=1, defaults={"version": 0})
-    await CalendarState.filter(id=1).update(version=state.version + 1)
+    """Every process reloads the calendar when this changes; one atomic increment, so no edit is lost."""
+    await CalendarState.get_or_create(id=1, defaults={"version": 0})
+    await CalendarState.filter(id=1).update(version=F("version") + 1)
 
 
 async def current_calendar() -> WorkCalendar:
@@ -100,7 +102,7 @@ async def seed_calendar_from_package() -> int:
         if e.day not in known
     ]
     await CalendarDay.bulk_create(new, batch_size=500)
-    known_years = set(await CalendarYear.all().values_list("year", flat=True))
+    known_years = {row.year for row in await CalendarYear.all()}
     await CalendarYear.bulk_create(
         [
             CalendarYear(year=y, status=CalendarYearStatus.OFFICIAL, source=CalendarSource.PACKAGE)
@@ -113,25 +115,43 @@ async def seed_calendar_from_package() -> int:
     return len(new)
 
 
-async def publish_year(year: int, holidays: list[tuple[date, str]], workdays: list[tuple[date, str]]) -> None:
-    """Enter a year's official schedule (State Council notice): replaces that year's exception days."""
+def check_schedule(year: int, holidays: list[tuple[date, str]], workdays: list[tuple[date, str]]) -> list[DomainError]:
+    """A State Council schedule: days inside the year, each once, make-up workdays on weekends only.
+
+    Errors name the input paths of `publishCalendarYear` (holidays.N, makeUpWorkdays.N).
+    """
     errors: list[DomainError] = []
     if not 2000 <= year <= 2100:
         errors.append(InvalidInput("年份超出范围", field="year", code="INVALID_YEAR"))
-    for field, entries in (("holidays", holidays), ("workdays", workdays)):
-        for i, (day, _) in enumerate(entries):
+    for field, entries in (("holidays", holidays), ("makeUpWorkdays", workdays)):
+        seen: set[date] = set()
+        for i, (day, name) in enumerate(entries):
             if day.year != year:
                 errors.append(InvalidInput(f"{day} 不在 {year} 年内", field=f"{field}.{i}", code="DATE_OUTSIDE_YEAR"))
+            if day in seen:
+                errors.append(InvalidInput(f"{day} 重复", field=f"{field}.{i}", code="DUPLICATE_DAY"))
+            if len(name) > 64:
+                errors.append(InvalidInput("名称不能超过64个字符", field=f"{field}.{i}.name", code="TOO_LONG"))
+            seen.add(day)
     for i, (day, _) in enumerate(workdays):
         if day.weekday() < 5:
-            errors.append(InvalidInput(f"{day} 不是周末，无需调休", field=f"workdays.{i}", code="NOT_A_WEEKEND"))
-    if {d for d, _ in holidays} & {d for d, _ in workdays}:
-        errors.append(InvalidInput("同一天不能既是假日又是调休工作日", field="workdays", code="CONFLICTING_DAYS"))
-    raise_all(errors)
+            errors.append(InvalidInput(f"{day} 不是周末，无需调休", field=f"makeUpWorkdays.{i}", code="NOT_A_WEEKEND"))
+    holiday_days = {d for d, _ in holidays}
+    for i, (day, _) in enumerate(workdays):
+        if day in holiday_days:
+            errors.append(
+                InvalidInput(f"{day} 不能既是假日又是调休工作日", field=f"makeUpWorkdays.{i}", code="CONFLICTING_DAYS")
+            )
+    return errors
+
+
+async def publish_year(year: int, holidays: list[tuple[date, str]], workdays: list[tuple[date, str]]) -> None:
+    """Rule 7: enter a year's official schedule (State Council notice); replaces that year's exception days."""
+    raise_all(check_schedule(year, holidays, workdays))
     await CalendarDay.filter(day__gte=date(year, 1, 1), day__lte=date(year, 12, 31)).delete()
     await CalendarDay.bulk_create(
-        [CalendarDay(day=d, is_workday=False, name=n[:64], source=CalendarSource.ADMIN) for d, n in holidays]
-        + [CalendarDay(day=d, is_workday=True, name=n[:64], source=CalendarSource.ADMIN) for d, n in workdays]
+        [CalendarDay(day=d, is_workday=False, name=n, source=CalendarSource.ADMIN) for d, n in holidays]
+        + [CalendarDay(day=d, is_workday=True, name=n, source=CalendarSource.ADMIN) for d, n in workdays]
     )
     updated = await CalendarYear.filter(year=year).update(
         status=CalendarYearStatus.OFFICIAL, source=CalendarSource.ADMIN

@@ -60,7 +60,9 @@ async def create_approval_item(
         errors.append(NotFound("监管部门不存在", field="supervisingDepartmentIds", code="DEPARTMENT_NOT_FOUND"))
     elif any(d.kind is not DepartmentKind.SUPERVISION for d in departments):
         errors.append(
-            InvalidInput("监管部门必须是监管类部门", field="supervisingDepartmentIds", code="NOT_A_SUPERVISION_DEPARTMENT")
+            InvalidInput(
+                "监管部门必须是监管类部门", field="supervisingDepartmentIds", code="NOT_A_SUPERVISION_DEPARTMENT"
+            )
         )
     raise_all(errors)
     item = await ApprovalItem.create(

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
-from models.account import LiaisonAppointment, User, check_length
-from models.calendar import current_calendar, deadline_at, local_date, publish_year
+from models.account import Department, LiaisonAppointment, User, check_length
+from models.calendar import SHANGHAI, current_calendar, deadline_at, local_date, publish_year
 from models.decision import CLAIM_WORKING_DAYS, Decision, DecisionPush
 from models.enums import DepartmentKind, PushStatus, Role
 from models.errors import Forbidden, InvalidInput, NotFound, PushAlreadyClaimed
 from models.event import EventKind, record_event
 from models.issuance import create_push
-from models.account import Department
+from models.workdays import WorkCalendar
 
 HANDLER_ROLES = (Role.OFFICER, Role.LIAISON)
+REMIND_AT = time(9, 0)  # Asia/Shanghai, on the working day before the claim day
 
 
 async def _receiving_push(actor: User, push_id: int) -> DecisionPush:
@@ -33,7 +34,7 @@ def _not_pending(push: DecisionPush) -> Exception:
 
 
 async def _issuer_of(push: DecisionPush) -> int:
-    return int(await Decision.filter(id=push.decision_id).first().values_list("issuer_id", flat=True))  # type: ignore[call-overload]
+    return (await Decision.get(id=push.decision_id)).issuer_id
 
 
 async def claim_push(actor: User, push_id: int, *, now: datetime) -> DecisionPush:
@@ -77,8 +78,10 @@ async def return_push(actor: User, push_id: int, reason: str, *, now: datetime) 
 
 
 async def reroute_push(actor: User, push_id: int, department_id: int, *, now: datetime) -> DecisionPush:
-    """The approval side sends a returned push to another department, with a new deadline."""
-    push = await DecisionPush.get_or_none(id=push_id)
+    """Art. 20: the approval side sends a returned push to another department, with a new deadline."""
+    # Locked so that two officers re-routing the same returned push at once cannot both succeed
+    # (PostgreSQL; SQLite serialises writers anyway).
+    push = await DecisionPush.filter(id=push_id).select_for_update().first()
     decision = await Decision.get_or_none(id=push.decision_id) if push else None
     if push is None or decision is None or decision.issuer_id != actor.department_id:
         raise NotFound("推送记录不存在", field="id", code="PUSH_NOT_FOUND")
@@ -86,6 +89,8 @@ async def reroute_push(actor: User, push_id: int, department_id: int, *, now: da
         raise Forbidden("只有审批部门的经办人或联络员可以改派", field="id")
     if push.status is not PushStatus.RETURNED:
         raise InvalidInput("只有被退回的推送可以改派", field="id", code="NOT_RETURNED")
+    if await DecisionPush.filter(rerouted_from_id=push.id).exists():
+        raise InvalidInput("该推送已改派，请在改派后的推送上继续处理", field="id", code="ALREADY_REROUTED")
     target = await Department.get_or_none(id=department_id)
     if target is None or target.kind is not DepartmentKind.SUPERVISION:
         raise NotFound("目标监管部门不存在", field="departmentId", code="DEPARTMENT_NOT_FOUND")
@@ -100,15 +105,23 @@ async def liaison_departments(department_id: int) -> bool:
     return await LiaisonAppointment.filter(department_id=department_id, ended_at=None).exists()
 
 
+def reminder_moment(calendar: WorkCalendar, due_on: date) -> datetime:
+    """Art. 20 reminder: 09:00 Asia/Shanghai of the last working day before the claim day."""
+    return datetime.combine(calendar.previous_workday(due_on), REMIND_AT, SHANGHAI)
+
+
 async def remind_push(push_id: int, *, now: datetime) -> bool:
-    """The working day before the deadline, remind the receiving department once."""
+    """Art. 20: at 09:00 of the working day before the claim day, remind the receiving department once."""
     push = await DecisionPush.get_or_none(id=push_id)
     if push is None or push.status is not PushStatus.PENDING or push.reminded_at is not None:
         return False
     calendar = await current_calendar()
-    if local_date(now) < calendar.previous_workday(push.claim_due_on) or now > push.claim_deadline:
+    # Re-checked against the row, not the job: a wake-up scheduled for a deadline that has since moved
+    # must not remind early for the new one.
+    if now < reminder_moment(calendar, push.claim_due_on) or now > push.claim_deadline:
         return False
-    if not await DecisionPush.filter(id=push.id, reminded_at=None).update(reminded_at=now):
+    # The conditional update is the once-only guard: concurrent runs and a claim racing in both lose here.
+    if not await DecisionPush.filter(id=push.id, reminded_at=None, status=PushStatus.PENDING).update(reminded_at=now):
         return False
     await record_event(
         EventKind.PUSH_REMINDER,
@@ -121,7 +134,7 @@ async def remind_push(push_id: int, *, now: datetime) -> bool:
 
 
 async def mark_overdue(push_id: int, *, now: datetime) -> bool:
-    """At the deadline an unclaimed push is recorded overdue, once; receiver and issuer are told."""
+    """Art. 20: after the claim deadline an unclaimed push is recorded overdue once; receiver and issuer are told."""
     push = await DecisionPush.get_or_none(id=push_id)
     if push is None or push.status is not PushStatus.PENDING or push.overdue_at is not None:
         return False
@@ -141,18 +154,22 @@ async def mark_overdue(push_id: int, *, now: datetime) -> bool:
 
 
 async def due_for_sweep(now: datetime, limit: int = 500) -> tuple[list[int], list[int]]:
-    """Pushes whose reminder or overdue moment has passed without being recorded (lost wake-ups)."""
+    """Pushes whose overdue or reminder moment passed unrecorded (lost wake-ups), earliest deadline first."""
     overdue = await DecisionPush.filter(
         status=PushStatus.PENDING, overdue_at=None, claim_deadline__lt=now
-    ).limit(limit).values_list("id", flat=True)
-    horizon = local_date(now) + timedelta(days=14)
-    candidates = await DecisionPush.filter(
-        status=PushStatus.PENDING, reminded_at=None, claim_due_on__lte=horizon, claim_deadline__gte=now
-    ).limit(limit)
+    ).order_by("claim_deadline", "id").limit(limit).values_list("id", flat=True)
     calendar = await current_calendar()
-    today = local_date(now)
-    remind = [p.id for p in candidates if today >= calendar.previous_workday(p.claim_due_on)]
-    return [int(i) for i in overdue], remind  # type: ignore[call-overload]
+    local = now.astimezone(SHANGHAI)
+    # The last day whose 09:00 has passed. A reminder is due once previous_workday(claim_due_on) <= that day,
+    # which holds exactly when claim_due_on <= the first working day after it: one indexed range, no scan.
+    last = local.date() if local.time() >= REMIND_AT else local.date() - timedelta(days=1)
+    remind = await DecisionPush.filter(
+        status=PushStatus.PENDING,
+        reminded_at=None,
+        claim_due_on__lte=calendar.add_working_days(last, 1),
+        claim_deadline__gte=now,
+    ).order_by("claim_deadline", "id").limit(limit).values_list("id", flat=True)
+    return [int(i) for i in overdue], [int(i) for i in remind]  # type: ignore[call-overload]
 
 
 async def recompute_open_deadlines(since: date) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from models.account import Department, User, check_length
+from models.account import PHONE_RE, Department, User, check_length
 from models.calendar import current_calendar, deadline_at, local_date
 from models.catalogue import ApprovalItem, route_decision
 from models.decision import CLAIM_WORKING_DAYS, Decision, DecisionPush, content_fingerprint, iso
@@ -13,12 +13,11 @@ from models.enums import Channel, CounterpartyKind, DepartmentKind, Role
 from models.errors import DomainError, Duplicate, Forbidden, InvalidInput, NotFound, raise_all
 from models.event import EventKind, record_event
 from models.identifiers import (
-    credit_code_is_valid,
     citizen_id_is_valid,
+    credit_code_is_valid,
     normalize_citizen_id,
     normalize_credit_code,
 )
-from models.account import PHONE_RE
 from models.workdays import WorkCalendar
 
 
@@ -68,15 +67,23 @@ def _check_counterparty(errors: list[DomainError], cp: CounterpartyInput) -> Cou
         if not value:
             errors.append(InvalidInput("自然人须提供公民身份证号码", field="counterparty.idNumber", code="REQUIRED"))
         elif not citizen_id_is_valid(value):
-            errors.append(InvalidInput("公民身份证号码无效（校验位不符）", field="counterparty.idNumber", code="INVALID_ID_NUMBER"))
+            errors.append(
+                InvalidInput(
+                    "公民身份证号码无效（校验位不符）", field="counterparty.idNumber", code="INVALID_ID_NUMBER"
+                )
+            )
         out.id_number = value or None
     else:
         value = normalize_credit_code(cp.credit_code or "")
         if not value:
-            errors.append(InvalidInput("法人或其他组织须提供统一社会信用代码", field="counterparty.creditCode", code="REQUIRED"))
+            errors.append(
+                InvalidInput("法人或其他组织须提供统一社会信用代码", field="counterparty.creditCode", code="REQUIRED")
+            )
         elif not credit_code_is_valid(value):
             errors.append(
-                InvalidInput("统一社会信用代码无效（校验位不符）", field="counterparty.creditCode", code="INVALID_CREDIT_CODE")
+                InvalidInput(
+                    "统一社会信用代码无效（校验位不符）", field="counterparty.creditCode", code="INVALID_CREDIT_CODE"
+                )
             )
         out.credit_code = value or None
     out.contact_name = _text(errors, cp.contact_name, "counterparty.contactName", 64, False)
@@ -152,7 +159,9 @@ async def issue_decision(actor: User, data: DecisionInput, *, now: datetime) -> 
         if existing.content_hash == digest:
             return existing, False
         raise Duplicate(
-            f"文书编号 {cleaned.document_number} 已用于另一份审批决定", field="documentNumber", code="DUPLICATE_DOCUMENT_NUMBER"
+            f"文书编号 {cleaned.document_number} 已用于另一份审批决定",
+            field="documentNumber",
+            code="DUPLICATE_DOCUMENT_NUMBER",
         )
     departments = await route_decision(item, issuer)
     decision = await _create_decision(actor, issuer, cleaned, digest)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, datetime
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from models.account import User
 from models.decision import Decision, DecisionPush
+from models.enums import PushStatus
 
 
 def can_see_user(viewer: User, user: User) -> bool:
@@ -25,7 +26,8 @@ def visible_decisions(viewer: User) -> QuerySet[Decision]:
     if viewer.is_admin:
         return Decision.all()
     received = DecisionPush.filter(department_id=viewer.department_id).values_list("decision_id", flat=True)
-    return Decision.filter(Q(issuer_id=viewer.department_id) | Q(id__in=received))
+    # A subquery, not a list: a busy department has received far too many decisions to inline.
+    return Decision.filter(Q(issuer_id=viewer.department_id) | Q(id__in=Subquery(received)))
 
 
 async def can_see_decision(viewer: User, decision: Decision) -> bool:
@@ -43,6 +45,25 @@ def visible_users(viewer: User) -> QuerySet[User]:
     return User.all() if viewer.is_admin else User.filter(department_id=viewer.department_id)
 
 
-def inbox(viewer: User, **filters: Any) -> QuerySet[DecisionPush]:
-    """Pushes addressed to the viewer's department."""
-    return DecisionPush.filter(department_id=viewer.department_id, **filters)
+def inbox(
+    viewer: User,
+    *,
+    now: datetime | None = None,
+    status: PushStatus | None = None,
+    overdue: bool | None = None,
+    due_before: date | None = None,
+) -> QuerySet[DecisionPush]:
+    """Art. 20: pushes addressed to the viewer's department; overdue = still PENDING after its deadline."""
+    query = DecisionPush.filter(department_id=viewer.department_id)
+    if status is not None:
+        query = query.filter(status=status)
+    if overdue is not None:
+        if now is None:
+            raise ValueError("filtering on overdue needs the current time")
+        # Spelled out with Q: tortoise's exclude(a=…, b=…) means NOT a AND NOT b, not NOT (a AND b).
+        late = Q(status=PushStatus.PENDING) & Q(claim_deadline__lt=now)
+        settled_or_in_time = Q(status__not=PushStatus.PENDING) | Q(claim_deadline__gte=now)
+        query = query.filter(late if overdue else settled_or_in_time)
+    if due_before is not None:
+        query = query.filter(claim_due_on__lt=due_before)
+    return query

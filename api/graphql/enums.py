@@ -14,14 +14,12 @@ from models.enums import (
     ResponsibilityKind,
     Role,
 )
-from models.event import EventKind
 
 DOMAIN_ENUMS = (
     AdminLevel, Channel, CounterpartyKind, DecisionStatus, DepartmentKind, PushStatus, ResponsibilityKind, Role,
 )
 for _enum in DOMAIN_ENUMS:
     strawberry.enum(_enum)
-strawberry.enum(EventKind, name="EventKind", description="What happened.")
 
 __all__ = [
     "AdminLevel",
@@ -29,7 +27,6 @@ __all__ = [
     "CounterpartyKind",
     "DecisionStatus",
     "DepartmentKind",
-    "EventKind",
     "PushStatus",
     "ResponsibilityKind",
     "Role",

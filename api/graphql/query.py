@@ -136,16 +136,9 @@ class Query:
         after: str | None = strawberry.UNSET,
     ) -> Connection[DecisionPush]:
         viewer = info.context.require_user()
-        now = info.context.now()
-        query = inbox(viewer)
-        if status:
-            query = query.filter(status=status)
-        if overdue is True:
-            query = query.filter(status=PushStatus.PENDING, claim_deadline__lt=now)
-        elif overdue is False:
-            query = query.exclude(status=PushStatus.PENDING, claim_deadline__lt=now)
-        if due_before:
-            query = query.filter(claim_due_on__lt=due_before)
+        query = inbox(
+            viewer, now=info.context.now(), status=given(status), overdue=given(overdue), due_before=given(due_before)
+        )
         return await paginate(query, keys=("claim_deadline", "id"), samples=(EPOCH, 0), first=given(first),
                               after=given(after), wrap=lambda r: DecisionPush(row=r))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import weakref
 from collections.abc import AsyncGenerator
@@ -14,7 +15,7 @@ import strawberry
 from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketState
 
-from api.context import Info
+from api.context import Context, Info
 from api.graphql.loaders import Loaders
 from api.graphql.types import ApprovalDecision, DecisionPush
 from api.hub import Subscriber
@@ -84,10 +85,12 @@ def _cursor(after: str | None) -> int | None:
     return int(after)
 
 
-async def event_stream(info: Info, after: str | None, kinds: frozenset[str] | None) -> AsyncGenerator[SequencedEvent]:
+async def event_stream(
+    context: Context, after: str | None, kinds: frozenset[str] | None
+) -> AsyncGenerator[SequencedEvent]:
     """Rule 4: every event the viewer may see after `after` (or from now), in cursor order, no gap, no duplicate."""
-    user = info.context.require_user()
-    hub = info.context.services.hub
+    user = context.require_user()
+    hub = context.services.hub
     start = _cursor(after)
     sub = Subscriber(user_id=user.id, department_id=user.department_id, roles=frozenset(user.roles), kinds=kinds)
     snapshot = hub.register(sub)  # every event after `snapshot` now reaches sub.queue
@@ -95,7 +98,7 @@ async def event_stream(info: Info, after: str | None, kinds: frozenset[str] | No
         # Registered first, checked second: an access change committed after this read reaches
         # the subscriber through the hub; one committed before it is seen here.
         if not await _access_unchanged(user):
-            await _end(info, FORBIDDEN_CLOSE, "账号权限已变更，请重新登录", "FORBIDDEN")
+            await _end(context, FORBIDDEN_CLOSE, "账号权限已变更，请重新登录", "FORBIDDEN")
         last = snapshot
         if start is not None:
             last = await _replay_start(start, snapshot)
@@ -106,7 +109,7 @@ async def event_stream(info: Info, after: str | None, kinds: frozenset[str] | No
                         yield event
             last = max(last, start)
         while True:
-            event = await _next(info, sub)
+            event = await _next(context, sub)
             if event.seq > last:
                 last = event.seq
                 yield event
@@ -138,29 +141,29 @@ END_REASONS: dict[str, tuple[int | None, str, str]] = {
 }
 
 
-async def _next(info: Info, sub: Subscriber) -> SequencedEvent:
+async def _next(context: Context, sub: Subscriber) -> SequencedEvent:
     """The next queued event; ends the subscription when access ends or the token expires."""
     while True:
         if sub.ended:
             close, message, code = END_REASONS.get(sub.ended, (None, "订阅已结束", "FORBIDDEN"))
-            await _end(info, close, message, code)
+            await _end(context, close, message, code)
         if not sub.queue.empty():
             return sub.queue.get_nowait()
         sub.wake.clear()
-        remaining = (info.context.token_expires or time.time() + 3600) - time.time()
+        remaining = (context.token_expires or time.time() + 3600) - time.time()
         if remaining <= 0:
-            await _end(info, UNAUTHORIZED_CLOSE, "登录已过期", "UNAUTHENTICATED")
+            await _end(context, UNAUTHORIZED_CLOSE, "登录已过期", "UNAUTHENTICATED")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(sub.wake.wait(), timeout=min(remaining, 60))
 
 
-async def _end(info: Info, close: int | None, message: str, code: str) -> NoReturn:
+async def _end(context: Context, close: int | None, message: str, code: str) -> NoReturn:
     """End the subscription: close the socket when the connection itself is done, else send an error.
 
     A closed socket is what graphql-ws clients act on. strawberry cancels this operation once it sees
     the disconnect, so after closing we only wait: a reply sent on a closed socket would just fail.
     """
-    websocket = info.context.request
+    websocket = context.request
     if close is not None and isinstance(websocket, WebSocket):
         await close_socket(websocket, close, message)
         await asyncio.sleep(SOCKET_CLOSE_GRACE)
@@ -194,26 +197,46 @@ def close_socket_at_expiry(websocket: WebSocket, expires: int) -> None:
     asyncio.get_running_loop().call_later(max(0.0, expires - time.time()), expire)
 
 
-async def _push_of(info: Info, event: SequencedEvent) -> DecisionPush | None:
-    info.context.loaders = Loaders()  # fresh rows for every event: a socket lives long
+async def _push_of(context: Context, event: SequencedEvent) -> DecisionPush | None:
     push_id = event.payload.get("pushId")
-    row = await info.context.loaders.push.load(int(push_id)) if push_id else None
+    row = await context.loaders.push.load(int(push_id)) if push_id else None
     return DecisionPush(row=row) if row else None
 
 
 async def _payload_of(
-    info: Info, event: SequencedEvent
+    context: Context, event: SequencedEvent
 ) -> PushEventPayload | DecisionEventPayload | CalendarEventPayload | None:
     """The union member for an event: its push, else its decision, else the calendar year."""
     if event.kind == EventKind.CALENDAR_CHANGED.value:
         return CalendarEventPayload(year=event.subject_id, moved_deadlines=int(event.payload.get("moved", 0)))
     if "pushId" in event.payload:
-        push = await _push_of(info, event)
+        push = await _push_of(context, event)
         return PushEventPayload(push=push) if push else None
     decision_id = event.payload.get("decisionId")
-    info.context.loaders = Loaders()
-    row = await info.context.loaders.decision.load(int(decision_id)) if decision_id else None
+    row = await context.loaders.decision.load(int(decision_id)) if decision_id else None
     return DecisionEventPayload(decision=ApprovalDecision(row=row)) if row else None
+
+
+async def decision_pushed_value(context: Context, event: SequencedEvent) -> DecisionPushedEvent | None:
+    """What `decisionPushed` yields for an event (None: nothing to send)."""
+    push = await _push_of(context, event)
+    return DecisionPushedEvent(cursor=str(event.seq), push=push) if push else None
+
+
+async def platform_event_value(context: Context, event: SequencedEvent) -> PlatformEvent | None:
+    """What `events` yields for an event (None: nothing to send)."""
+    payload = await _payload_of(context, event)
+    if payload is None:
+        return None
+    return PlatformEvent(cursor=str(event.seq), kind=PlatformEventKind(event.kind), payload=payload)
+
+
+def fresh(context: Context) -> Context:
+    """The socket's context with fresh loaders: a socket lives long, rows change between events."""
+    return dataclasses.replace(context, loaders=Loaders())
+
+
+PUSHED_KINDS = frozenset({EventKind.PUSH_CREATED.value})
 
 
 @strawberry.type
@@ -222,10 +245,9 @@ class Subscription:
     async def decision_pushed(
         self, info: Info, after: str | None = strawberry.UNSET
     ) -> AsyncGenerator[DecisionPushedEvent]:
-        async for event in event_stream(info, after, frozenset({EventKind.PUSH_CREATED.value})):
-            push = await _push_of(info, event)
-            if push is not None:
-                yield DecisionPushedEvent(cursor=str(event.seq), push=push)
+        async for event in event_stream(info.context, after, PUSHED_KINDS):
+            if value := await decision_pushed_value(fresh(info.context), event):
+                yield value
 
     @strawberry.subscription(description="Every event the viewer may see, optionally of some kinds only.")
     async def events(
@@ -235,7 +257,6 @@ class Subscription:
         kinds: list[PlatformEventKind] | None = strawberry.UNSET,
     ) -> AsyncGenerator[PlatformEvent]:
         wanted = frozenset(k.value for k in kinds) if kinds else None
-        async for event in event_stream(info, after, wanted):
-            payload = await _payload_of(info, event)
-            if payload is not None:
-                yield PlatformEvent(cursor=str(event.seq), kind=PlatformEventKind(event.kind), payload=payload)
+        async for event in event_stream(info.context, after, wanted):
+            if value := await platform_event_value(fresh(info.context), event):
+                yield value

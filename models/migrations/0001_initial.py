@@ -1,12 +1,24 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.enums import AdminLevel, CalendarSource, CalendarYearStatus, Channel, CounterpartyKind, DecisionStatus, DepartmentKind, PushStatus, ResponsibilityKind
-from models.event import EventKind
+
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+from models.enums import (
+    AdminLevel,
+    CalendarSource,
+    CalendarYearStatus,
+    Channel,
+    CounterpartyKind,
+    DecisionStatus,
+    DepartmentKind,
+    PushStatus,
+    ResponsibilityKind,
+)
+from models.event import EventKind
+
 
 class Migration(migrations.Migration):
     initial = True
