@@ -135,8 +135,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if _run(_with_db(settings, ready)) != 0:  # refuse an unmigrated database with one clear line
         return 2
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                ws="websockets-sansio", timeout_graceful_shutdown=10)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=10,
+    )
     return 0
 
 

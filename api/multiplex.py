@@ -141,7 +141,7 @@ def _payload_json(result: Any) -> str | None:
 def _formatted(error: GraphQLError) -> dict[str, Any]:
     """Resolver crashes are masked as everywhere else; expected errors stay readable."""
     if error.original_error is not None and not isinstance(error.original_error, GraphQLError):
-        return GraphQLError(MASKED, nodes=error.nodes, path=error.path).formatted
+        return dict(GraphQLError(MASKED, nodes=error.nodes, path=error.path).formatted)
     return dict(error.formatted)
 
 
@@ -157,8 +157,10 @@ class MultiplexingHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             await self._serve(multiplexer, plan, operation)
         except GraphQLError as error:
-            await self._send_next(operation, json.dumps({"data": None, "errors": [_formatted(error)]},
-                                                         ensure_ascii=False, separators=(",", ":")))
+            await self._send_next(
+                operation,
+                json.dumps({"data": None, "errors": [_formatted(error)]}, ensure_ascii=False, separators=(",", ":")),
+            )
         await operation.send_operation_message({"id": operation.id, "type": "complete"})
 
     async def _serve(self, multiplexer: Multiplexer, plan: Plan, operation: Operation[Context, None]) -> None:
@@ -167,8 +169,13 @@ class MultiplexingHandler(BaseGraphQLTransportWSHandler[Context, None]):
         args = plan.arguments(operation.variables)
         kinds = PUSHED_KINDS if plan.field_name == "decisionPushed" else _kinds(args.get("kinds"))
         shared_vars = {k: v for k, v in (operation.variables or {}).items() if k != "after"}
-        group = (operation.query, operation.operation_name, json.dumps(shared_vars, sort_keys=True, default=str),
-                 user.department_id, tuple(sorted(user.roles)))
+        group = (
+            operation.query,
+            operation.operation_name,
+            json.dumps(shared_vars, sort_keys=True, default=str),
+            user.department_id,
+            tuple(sorted(user.roles)),
+        )
         value_of = VALUES[plan.field_name]
 
         async def compute(event: SequencedEvent) -> str | None:
@@ -176,8 +183,14 @@ class MultiplexingHandler(BaseGraphQLTransportWSHandler[Context, None]):
             value = await value_of(local, event)
             if value is None:
                 return None
-            result = execute(schema._schema, plan.document, root_value=value, context_value=local,
-                             variable_values=operation.variables, operation_name=operation.operation_name)
+            result = execute(
+                schema._schema,
+                plan.document,
+                root_value=value,
+                context_value=local,
+                variable_values=operation.variables,
+                operation_name=operation.operation_name,
+            )
             if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
                 result = await result
             return _payload_json(result)

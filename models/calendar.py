@@ -86,7 +86,8 @@ async def current_calendar() -> WorkCalendar:
     days = await CalendarDay.all()
     official = await CalendarYear.filter(status=CalendarYearStatus.OFFICIAL).values_list("year", flat=True)
     calendar = WorkCalendar(
-        [ExceptionDay(d.day, d.is_workday, d.name) for d in days], [int(y) for y in official]  # type: ignore[call-overload]
+        [ExceptionDay(d.day, d.is_workday, d.name) for d in days],
+        [int(y) for y in official],  # type: ignore[call-overload]
     )
     _cache = (version, calendar)
     return calendar

@@ -155,25 +155,37 @@ async def mark_overdue(push_id: int, *, now: datetime) -> bool:
 
 async def due_for_sweep(now: datetime, limit: int = 500) -> tuple[list[int], list[int]]:
     """Pushes whose overdue or reminder moment passed unrecorded (lost wake-ups), earliest deadline first."""
-    overdue = await DecisionPush.filter(
-        status=PushStatus.PENDING, overdue_at=None, claim_deadline__lt=now
-    ).order_by("claim_deadline", "id").limit(limit).values_list("id", flat=True)
+    overdue = (
+        await DecisionPush.filter(status=PushStatus.PENDING, overdue_at=None, claim_deadline__lt=now)
+        .order_by("claim_deadline", "id")
+        .limit(limit)
+        .values_list("id", flat=True)
+    )
     calendar = await current_calendar()
     local = now.astimezone(SHANGHAI)
     # The last day whose 09:00 has passed. A reminder is due once previous_workday(claim_due_on) <= that day,
     # which holds exactly when claim_due_on <= the first working day after it: one indexed range, no scan.
     last = local.date() if local.time() >= REMIND_AT else local.date() - timedelta(days=1)
-    remind = await DecisionPush.filter(
-        status=PushStatus.PENDING,
-        reminded_at=None,
-        claim_due_on__lte=calendar.add_working_days(last, 1),
-        claim_deadline__gte=now,
-    ).order_by("claim_deadline", "id").limit(limit).values_list("id", flat=True)
+    remind = (
+        await DecisionPush.filter(
+            status=PushStatus.PENDING,
+            reminded_at=None,
+            claim_due_on__lte=calendar.add_working_days(last, 1),
+            claim_deadline__gte=now,
+        )
+        .order_by("claim_deadline", "id")
+        .limit(limit)
+        .values_list("id", flat=True)
+    )
     return [int(i) for i in overdue], [int(i) for i in remind]  # type: ignore[call-overload]
 
 
-async def recompute_open_deadlines(since: date) -> int:
-    """Rule 7: after a calendar change, move every open deadline it shifts and tell both sides."""
+async def recompute_open_deadlines(since: date, now: datetime) -> int:
+    """Rule 7: after a calendar change, move every open deadline it shifts and tell both sides.
+
+    A deadline moved later than a reminder or an overdue mark already recorded takes them back,
+    so the new deadline gets its own reminder and is not reported overdue before it passes.
+    """
     calendar = await current_calendar()
     moved = 0
     pending = await DecisionPush.filter(status=PushStatus.PENDING, claim_due_on__gte=since).select_related("decision")
@@ -184,9 +196,14 @@ async def recompute_open_deadlines(since: date) -> int:
         if due == push.claim_due_on and provisional == push.deadline_provisional:
             continue
         old = push.claim_due_on
-        await DecisionPush.filter(id=push.id).update(
-            claim_due_on=due, claim_deadline=deadline_at(due), deadline_provisional=provisional
-        )
+        changes: dict[str, object] = {
+            "claim_due_on": due, "claim_deadline": deadline_at(due), "deadline_provisional": provisional
+        }
+        if push.reminded_at is not None and now < reminder_moment(calendar, due):
+            changes["reminded_at"] = None
+        if push.overdue_at is not None and now <= deadline_at(due):
+            changes["overdue_at"] = None
+        await DecisionPush.filter(id=push.id).update(**changes)
         if due != old:
             moved += 1
             await record_event(
@@ -200,13 +217,13 @@ async def recompute_open_deadlines(since: date) -> int:
 
 
 async def publish_calendar_year(
-    actor: User, year: int, holidays: list[tuple[date, str]], workdays: list[tuple[date, str]]
+    actor: User, year: int, holidays: list[tuple[date, str]], workdays: list[tuple[date, str]], *, now: datetime
 ) -> int:
     """Rule 7: an administrator enters a year's official schedule; open deadlines move with it."""
     if not actor.is_admin:
         raise Forbidden("只有平台管理员可以发布工作日历", field=None)
     await publish_year(year, holidays, workdays)
-    moved = await recompute_open_deadlines(date(year - 1, 12, 1))
+    moved = await recompute_open_deadlines(date(year - 1, 12, 1), now)
     departments = await Department.all().values_list("id", flat=True)
     await record_event(
         EventKind.CALENDAR_CHANGED,

@@ -37,9 +37,7 @@ def with_sqlite_pragmas(url: str) -> str:
 def orm_config(database_url: str) -> dict[str, Any]:
     return {
         "connections": {"default": with_sqlite_pragmas(database_url)},
-        "apps": {
-            APP: {"models": MODEL_MODULES, "default_connection": "default", "migrations": "models.migrations"}
-        },
+        "apps": {APP: {"models": MODEL_MODULES, "default_connection": "default", "migrations": "models.migrations"}},
         "use_tz": True,
         "timezone": "Asia/Shanghai",
     }
@@ -60,9 +58,7 @@ async def open_database(database_url: str, *, check_migrated: bool = True) -> No
         missing = await pending_migrations(config)
         if missing:
             await Tortoise.close_connections()
-            raise DatabaseNotMigrated(
-                f"数据库尚未迁移（缺少 {len(missing)} 个迁移）：请先运行 `shenguan migrate`"
-            )
+            raise DatabaseNotMigrated(f"数据库尚未迁移（缺少 {len(missing)} 个迁移）：请先运行 `shenguan migrate`")
 
 
 async def migrate_database(database_url: str) -> None:

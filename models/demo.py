@@ -20,15 +20,34 @@ from models.issuance import CounterpartyInput, DecisionInput, issue_decision
 DEMO_PASSWORD = "Demo-Jining-2026"
 CITY = ("370800", "济宁市")
 COUNTIES = [
-    ("370811", "任城区"), ("370812", "兖州区"), ("370826", "微山县"), ("370827", "鱼台县"),
-    ("370828", "金乡县"), ("370829", "嘉祥县"), ("370830", "汶上县"), ("370831", "泗水县"),
-    ("370832", "梁山县"), ("370881", "曲阜市"), ("370883", "邹城市"),
+    ("370811", "任城区"),
+    ("370812", "兖州区"),
+    ("370826", "微山县"),
+    ("370827", "鱼台县"),
+    ("370828", "金乡县"),
+    ("370829", "嘉祥县"),
+    ("370830", "汶上县"),
+    ("370831", "泗水县"),
+    ("370832", "梁山县"),
+    ("370881", "曲阜市"),
+    ("370883", "邹城市"),
 ]
 SUPERVISION = [
-    ("SCJG", "市场监督管理局"), ("ZJ", "住房和城乡建设局"), ("YJ", "应急管理局"), ("WJ", "卫生健康委员会"),
-    ("SHJ", "生态环境局"), ("JT", "交通运输局"), ("ZRZY", "自然资源和规划局"), ("WL", "文化和旅游局"),
-    ("JY", "教育局"), ("NY", "农业农村局"), ("SW", "商务局"), ("SWJ", "水务局"),
-    ("RS", "人力资源和社会保障局"), ("MZ", "民政局"), ("CG", "城市管理局"),
+    ("SCJG", "市场监督管理局"),
+    ("ZJ", "住房和城乡建设局"),
+    ("YJ", "应急管理局"),
+    ("WJ", "卫生健康委员会"),
+    ("SHJ", "生态环境局"),
+    ("JT", "交通运输局"),
+    ("ZRZY", "自然资源和规划局"),
+    ("WL", "文化和旅游局"),
+    ("JY", "教育局"),
+    ("NY", "农业农村局"),
+    ("SW", "商务局"),
+    ("SWJ", "水务局"),
+    ("RS", "人力资源和社会保障局"),
+    ("MZ", "民政局"),
+    ("CG", "城市管理局"),
 ]
 # item, supervising department key, commitment-based, joint inspection, legal basis
 ITEMS = [
@@ -56,8 +75,16 @@ ITEMS = [
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = ["建国", "秀英", "志强", "海燕", "立新", "晓东", "丽娜", "文博", "春梅", "国庆", "子涵", "宇航"]
 COMPANY = ["鲁兴", "孔孟", "运河", "泗河", "微湖", "圣地", "儒乡", "尼山"]
-TRADE = ["餐饮管理有限公司", "食品有限公司", "大药房连锁有限公司", "建设工程有限公司", "化工贸易有限公司",
-         "物流有限公司", "文化传媒有限公司", "旅行社有限公司"]
+TRADE = [
+    "餐饮管理有限公司",
+    "食品有限公司",
+    "大药房连锁有限公司",
+    "建设工程有限公司",
+    "化工贸易有限公司",
+    "物流有限公司",
+    "文化传媒有限公司",
+    "旅行社有限公司",
+]
 
 
 @dataclass
@@ -86,30 +113,62 @@ async def ensure_admin(username: str, password: str) -> bool:
         return False
     home = await Department.filter(code="JN-SP").first()
     if home is None:
-        home = await create_department(code="PLATFORM", name="审管互动平台运维", kind=DepartmentKind.APPROVAL,
-                                       level=AdminLevel.CITY, region_code=CITY[0], parent_id=None)
-    await User.create(username=username, password_hash=hash_password(password), display_name="平台管理员",
-                      department_id=home.id, roles=[Role.ADMIN.value])
+        home = await create_department(
+            code="PLATFORM",
+            name="审管互动平台运维",
+            kind=DepartmentKind.APPROVAL,
+            level=AdminLevel.CITY,
+            region_code=CITY[0],
+            parent_id=None,
+        )
+    await User.create(
+        username=username,
+        password_hash=hash_password(password),
+        display_name="平台管理员",
+        department_id=home.id,
+        roles=[Role.ADMIN.value],
+    )
     return True
 
 
 async def _departments() -> dict[str, Department]:
     made: dict[str, Department] = {}
-    city = await create_department(code="JN-SP", name="济宁市行政审批服务局", kind=DepartmentKind.APPROVAL,
-                                   level=AdminLevel.CITY, region_code=CITY[0], parent_id=None)
+    city = await create_department(
+        code="JN-SP",
+        name="济宁市行政审批服务局",
+        kind=DepartmentKind.APPROVAL,
+        level=AdminLevel.CITY,
+        region_code=CITY[0],
+        parent_id=None,
+    )
     made["JN-SP"] = city
     for key, name in SUPERVISION:
         made[f"JN-{key}"] = await create_department(
-            code=f"JN-{key}", name=f"济宁市{name}", kind=DepartmentKind.SUPERVISION, level=AdminLevel.CITY,
-            region_code=CITY[0], parent_id=None)
+            code=f"JN-{key}",
+            name=f"济宁市{name}",
+            kind=DepartmentKind.SUPERVISION,
+            level=AdminLevel.CITY,
+            region_code=CITY[0],
+            parent_id=None,
+        )
     for region, county in COUNTIES:
         made[f"{region}-SP"] = await create_department(
-            code=f"{region}-SP", name=f"{county}行政审批服务局", kind=DepartmentKind.APPROVAL,
-            level=AdminLevel.COUNTY, region_code=region, parent_id=city.id)
+            code=f"{region}-SP",
+            name=f"{county}行政审批服务局",
+            kind=DepartmentKind.APPROVAL,
+            level=AdminLevel.COUNTY,
+            region_code=region,
+            parent_id=city.id,
+        )
         for key, name in SUPERVISION:
             made[f"{region}-{key}"] = await create_department(
-                code=f"{region}-{key}", name=f"{county}{name}", kind=DepartmentKind.SUPERVISION,
-                level=AdminLevel.COUNTY, region_code=region, parent_id=made[f"JN-{key}"].id)
+                code=f"{region}-{key}",
+                name=f"{county}{name}",
+                kind=DepartmentKind.SUPERVISION,
+                level=AdminLevel.COUNTY,
+                region_code=region,
+                parent_id=made[f"JN-{key}"].id,
+            )
     return made
 
 
@@ -128,14 +187,22 @@ async def _users(depts: dict[str, Department], now: datetime) -> dict[str, User]
     ]
     users: dict[str, User] = {}
     for username, display, dept, roles in specs:
-        users[username] = await User.create(username=username, password_hash=digest, display_name=display,
-                                            department_id=depts[dept].id, roles=sorted(r.value for r in roles))
+        users[username] = await User.create(
+            username=username,
+            password_hash=digest,
+            display_name=display,
+            department_id=depts[dept].id,
+            roles=sorted(r.value for r in roles),
+        )
     admin_like = User(id=0, department_id=0, roles=[Role.ADMIN.value])
-    for username, title, phone in (("jn_sp_liaison", "政务服务科科长", "13853712345"),
-                                   ("jn_scjg_liaison", "综合科副科长", "13905371234")):
+    for username, title, phone in (
+        ("jn_sp_liaison", "政务服务科科长", "13853712345"),
+        ("jn_scjg_liaison", "综合科副科长", "13905371234"),
+    ):
         user = users[username]
-        await appoint_liaison(admin_like, department_id=user.department_id, user_id=user.id, title=title,
-                              phone=phone, now=now)
+        await appoint_liaison(
+            admin_like, department_id=user.department_id, user_id=user.id, title=title, phone=phone, now=now
+        )
     return users
 
 
@@ -143,9 +210,16 @@ async def _items(depts: dict[str, Department]) -> list[ApprovalItem]:
     items = []
     for n, (name, key, commitment, joint, basis) in enumerate(ITEMS, start=1):
         supervisors = [depts[f"JN-{key}"].id] + [depts[f"{region}-{key}"].id for region, _ in COUNTIES]
-        items.append(await create_approval_item(
-            code=f"370800-XK-{n:03d}", name=name, legal_basis=basis, commitment_based=commitment,
-            joint_inspection=joint, supervising_department_ids=supervisors))
+        items.append(
+            await create_approval_item(
+                code=f"370800-XK-{n:03d}",
+                name=name,
+                legal_basis=basis,
+                commitment_based=commitment,
+                joint_inspection=joint,
+                supervising_department_ids=supervisors,
+            )
+        )
     return items
 
 
@@ -154,14 +228,23 @@ def _counterparty(rng: random.Random, n: int) -> CounterpartyInput:
     if n % 3 == 0:
         birth = f"{rng.randint(1960, 2000)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
         name = rng.choice(SURNAMES) + rng.choice(GIVEN)
-        return CounterpartyInput(name=name, kind=CounterpartyKind.PERSON, id_number=make_citizen_id(region, birth, n),
-                                 phone=f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}",
-                                 address=f"山东省济宁市{rng.choice(['太白湖', '琵琶山', '红星'])}路{n}号")
+        return CounterpartyInput(
+            name=name,
+            kind=CounterpartyKind.PERSON,
+            id_number=make_citizen_id(region, birth, n),
+            phone=f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}",
+            address=f"山东省济宁市{rng.choice(['太白湖', '琵琶山', '红星'])}路{n}号",
+        )
     body = f"91{region}MA{rng.randint(0, 9)}{''.join(rng.choice('0123456789ABCDEFGHJKLMNPQRTUWXY') for _ in range(7))}"
     name = f"济宁{rng.choice(COMPANY)}{rng.choice(TRADE)}"
-    return CounterpartyInput(name=name, kind=CounterpartyKind.ORGANIZATION, credit_code=make_credit_code(body[:17]),
-                             contact_name=rng.choice(SURNAMES) + rng.choice(GIVEN),
-                             phone=f"0537-{rng.randint(2000000, 3999999)}", address=f"济宁市高新区{n}号")
+    return CounterpartyInput(
+        name=name,
+        kind=CounterpartyKind.ORGANIZATION,
+        credit_code=make_credit_code(body[:17]),
+        contact_name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+        phone=f"0537-{rng.randint(2000000, 3999999)}",
+        address=f"济宁市高新区{n}号",
+    )
 
 
 async def _decisions(users: dict[str, User], items: list[ApprovalItem], now: datetime, count: int) -> int:
@@ -175,9 +258,15 @@ async def _decisions(users: dict[str, User], items: list[ApprovalItem], now: dat
         day = now.date() - timedelta(days=rng.randint(0, 27))
         when = datetime.combine(day, time(rng.randint(9, 16), rng.randint(0, 59)), SHANGHAI)
         item = items[n % 3] if n % 2 else rng.choice(items)
-        data = DecisionInput(item_id=item.id, document_number=f"济审批许字〔{day.year}〕{n:04d}号",
-                             content=f"经审查，准予{item.name}。", approved_on=day, counterparty=_counterparty(rng, n),
-                             valid_from=day, valid_until=day.replace(year=day.year + 5))
+        data = DecisionInput(
+            item_id=item.id,
+            document_number=f"济审批许字〔{day.year}〕{n:04d}号",
+            content=f"经审查，准予{item.name}。",
+            approved_on=day,
+            counterparty=_counterparty(rng, n),
+            valid_from=day,
+            valid_until=day.replace(year=day.year + 5),
+        )
         decision, _ = await issue_decision(officer, data, now=when)
         made += 1
         if item.name.startswith(("食品", "药品")) and n % 4 != 0:

@@ -36,10 +36,7 @@ def citizen_id_check_char(body17: str) -> str:
     """GB 11643-1999: ISO 7064 MOD 11-2 check character over the first 17 digits."""
     if not _CITIZEN_BODY.fullmatch(body17):
         raise ValueError(f"expected 17 digits, got {body17!r}")
-    total = sum(
-        int(digit) * weight
-        for digit, weight in zip(body17, _CITIZEN_WEIGHTS, strict=True)
-    )
+    total = sum(int(digit) * weight for digit, weight in zip(body17, _CITIZEN_WEIGHTS, strict=True))
     return _CITIZEN_CHECK_CHARS[total % 11]
 
 
@@ -47,9 +44,7 @@ def citizen_id_is_valid(value: str) -> bool:
     """GB 11643-1999: region code, real birth date, sequence and check character (normalised input)."""
     if not _CITIZEN_ID.fullmatch(value):
         return False
-    return (
-        _is_birth_date(value[6:14]) and citizen_id_check_char(value[:17]) == value[17]
-    )
+    return _is_birth_date(value[6:14]) and citizen_id_check_char(value[:17]) == value[17]
 
 
 def make_citizen_id(region: str, birth: str, seq: int) -> str:
@@ -57,9 +52,7 @@ def make_citizen_id(region: str, birth: str, seq: int) -> str:
     if not _REGION.fullmatch(region):
         raise ValueError(f"region must be 6 digits starting 1-8, got {region!r}")
     if not (_BIRTH.fullmatch(birth) and _is_birth_date(birth)):
-        raise ValueError(
-            f"birth must be a YYYYMMDD date from {_FIRST_BIRTH_YEAR}, got {birth!r}"
-        )
+        raise ValueError(f"birth must be a YYYYMMDD date from {_FIRST_BIRTH_YEAR}, got {birth!r}")
     if not 0 <= seq <= 999:
         raise ValueError(f"seq must be 0..999, got {seq}")
     body = f"{region}{birth}{seq:03d}"
@@ -74,13 +67,8 @@ def normalize_credit_code(value: str) -> str:
 def credit_code_check_char(body17: str) -> str:
     """GB 32100-2015: MOD 31 check character over the first 17 characters."""
     if not _CREDIT_BODY.fullmatch(body17):
-        raise ValueError(
-            f"expected 17 characters of {_CREDIT_ALPHABET}, got {body17!r}"
-        )
-    total = sum(
-        _CREDIT_VALUES[char] * weight
-        for char, weight in zip(body17, _CREDIT_WEIGHTS, strict=True)
-    )
+        raise ValueError(f"expected 17 characters of {_CREDIT_ALPHABET}, got {body17!r}")
+    total = sum(_CREDIT_VALUES[char] * weight for char, weight in zip(body17, _CREDIT_WEIGHTS, strict=True))
     return _CREDIT_ALPHABET[(31 - total % 31) % 31]
 
 

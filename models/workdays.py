@@ -24,23 +24,17 @@ class ExceptionDay:
 class WorkCalendar:
     """Working days 2000-2100: weekends off unless an exception says otherwise (domain.md, 工作日)."""
 
-    def __init__(
-        self, exceptions: Iterable[ExceptionDay], official_years: Iterable[int]
-    ) -> None:
+    def __init__(self, exceptions: Iterable[ExceptionDay], official_years: Iterable[int]) -> None:
         self._exceptions = _index_exceptions(exceptions)
         self._official_years = frozenset(official_years)
         stray = sorted(year for year in self._official_years if year not in self.years)
         if stray:
-            raise ValueError(
-                f"official years outside {FIRST_DAY.year}..{LAST_DAY.year}: {stray}"
-            )
+            raise ValueError(f"official years outside {FIRST_DAY.year}..{LAST_DAY.year}: {stray}")
         self._flags = _workday_flags(self._exceptions)
         first = FIRST_DAY.toordinal()
         # Sorted ordinals of every working day: the Nth working day after a
         # date is one bisect plus an index, with no walk over the days.
-        self._ordinals = [
-            first + offset for offset, flag in enumerate(self._flags) if flag
-        ]
+        self._ordinals = [first + offset for offset, flag in enumerate(self._flags) if flag]
 
     @property
     def years(self) -> range:
@@ -57,15 +51,11 @@ class WorkCalendar:
         """Holidays and make-up workdays, by day."""
         return tuple(self._exceptions[day] for day in sorted(self._exceptions))
 
-    def extended(
-        self, exceptions: Iterable[ExceptionDay], official_years: Iterable[int] = ()
-    ) -> WorkCalendar:
+    def extended(self, exceptions: Iterable[ExceptionDay], official_years: Iterable[int] = ()) -> WorkCalendar:
         """Domain.md: a newly published year or a correction; given days replace earlier entries."""
         merged = dict(self._exceptions)
         merged.update(_index_exceptions(exceptions))
-        return WorkCalendar(
-            merged.values(), self._official_years | frozenset(official_years)
-        )
+        return WorkCalendar(merged.values(), self._official_years | frozenset(official_years))
 
     def is_workday(self, day: date) -> bool:
         """Domain.md: a working day is not a weekend or holiday, or is a make-up workday."""
@@ -83,9 +73,7 @@ class WorkCalendar:
     def working_days_between(self, start: date, end: date) -> int:
         """Art. 19 reports: working days d with start < d <= end (negative if end precedes start)."""
         ordinals = self._ordinals
-        return bisect_right(ordinals, self._ordinal(end)) - bisect_right(
-            ordinals, self._ordinal(start)
-        )
+        return bisect_right(ordinals, self._ordinal(end)) - bisect_right(ordinals, self._ordinal(start))
 
     def previous_workday(self, day: date) -> date:
         """Reminders: the last working day strictly before day."""
@@ -135,14 +123,10 @@ def _index_exceptions(exceptions: Iterable[ExceptionDay]) -> dict[date, Exceptio
     indexed: dict[date, ExceptionDay] = {}
     for exception in exceptions:
         if not FIRST_DAY <= exception.day <= LAST_DAY:
-            raise ValueError(
-                f"{exception.day} is outside the calendar ({FIRST_DAY}..{LAST_DAY})"
-            )
+            raise ValueError(f"{exception.day} is outside the calendar ({FIRST_DAY}..{LAST_DAY})")
         known = indexed.get(exception.day)
         if known is not None and known.is_workday != exception.is_workday:
-            raise ValueError(
-                f"{exception.day} is given both as a workday and as a day off"
-            )
+            raise ValueError(f"{exception.day} is given both as a workday and as a day off")
         indexed[exception.day] = exception
     return indexed
 

@@ -26,8 +26,16 @@ from workers.redis import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = [
-    "audit_record", "event_recipient", "event", "decision_push", "decision", "item_supervisor",
-    "approval_item", "liaison_appointment", "user_account", "department",
+    "audit_record",
+    "event_recipient",
+    "event",
+    "decision_push",
+    "decision",
+    "item_supervisor",
+    "approval_item",
+    "liaison_appointment",
+    "user_account",
+    "department",
 ]
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -74,8 +82,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(var_dir: Path, database_url: str, redis_url: str) -> Settings:
     return Settings(
-        var_dir=var_dir, database_url=database_url, redis_url=redis_url, host="127.0.0.1", port=0,
-        token_ttl_minutes=60, secret_key=SECRET,
+        var_dir=var_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        host="127.0.0.1",
+        port=0,
+        token_ttl_minutes=60,
+        secret_key=SECRET,
     )
 
 
@@ -151,8 +164,11 @@ class ServerProcess:
         self.log = Path(self.env["SHENGUAN_VAR_DIR"]) / f"server-{self.port}.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=self.env,
-                stdout=subprocess.DEVNULL, stderr=log,
+                [sys.executable, "-m", "api.cli", "serve"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -44,29 +44,39 @@ async def department(
 async def user(dept: Department, *roles: Role, username: str | None = None) -> User:
     n = next(_n)
     return await User.create(
-        username=username or f"user{n}", password_hash=password_hash(), display_name=f"用户{n}",
-        department_id=dept.id, roles=sorted(r.value for r in (roles or (Role.OFFICER,))),
+        username=username or f"user{n}",
+        password_hash=password_hash(),
+        display_name=f"用户{n}",
+        department_id=dept.id,
+        roles=sorted(r.value for r in (roles or (Role.OFFICER,))),
     )
 
 
 async def item(*supervisors: Department, code: str | None = None) -> ApprovalItem:
     n = next(_n)
     return await create_approval_item(
-        code=code or f"ITEM{n}", name="食品经营许可", legal_basis="《中华人民共和国食品安全法》第三十五条",
-        commitment_based=False, joint_inspection=False, supervising_department_ids=[d.id for d in supervisors],
+        code=code or f"ITEM{n}",
+        name="食品经营许可",
+        legal_basis="《中华人民共和国食品安全法》第三十五条",
+        commitment_based=False,
+        joint_inspection=False,
+        supervising_department_ids=[d.id for d in supervisors],
     )
 
 
 def person(seq: int = 1) -> CounterpartyInput:
     return CounterpartyInput(
-        name="张三", kind=CounterpartyKind.PERSON, id_number=make_citizen_id("370811", "19860214", seq),
+        name="张三",
+        kind=CounterpartyKind.PERSON,
+        id_number=make_citizen_id("370811", "19860214", seq),
         phone="13853712345",
     )
 
 
 def organization() -> CounterpartyInput:
     return CounterpartyInput(
-        name="济宁鲁兴餐饮管理有限公司", kind=CounterpartyKind.ORGANIZATION,
+        name="济宁鲁兴餐饮管理有限公司",
+        kind=CounterpartyKind.ORGANIZATION,
         credit_code=make_credit_code("91370800MA3C4D5E6"),
     )
 
@@ -75,9 +85,13 @@ async def decision(
     actor: User, item_: ApprovalItem, *, now: datetime, number: str | None = None, seq: int = 1
 ) -> Decision:
     data = DecisionInput(
-        item_id=item_.id, document_number=number or f"济审批〔2026〕{next(_n)}号", content="准予许可",
-        approved_on=now.astimezone(SHANGHAI).date(), counterparty=person(seq),
-        valid_from=date(2026, 1, 1), valid_until=date(2031, 1, 1),
+        item_id=item_.id,
+        document_number=number or f"济审批〔2026〕{next(_n)}号",
+        content="准予许可",
+        approved_on=now.astimezone(SHANGHAI).date(),
+        counterparty=person(seq),
+        valid_from=date(2026, 1, 1),
+        valid_until=date(2031, 1, 1),
     )
     row, _ = await issue_decision(actor, data, now=now)
     return row

@@ -16,7 +16,14 @@ from models.enums import (
 )
 
 DOMAIN_ENUMS = (
-    AdminLevel, Channel, CounterpartyKind, DecisionStatus, DepartmentKind, PushStatus, ResponsibilityKind, Role,
+    AdminLevel,
+    Channel,
+    CounterpartyKind,
+    DecisionStatus,
+    DepartmentKind,
+    PushStatus,
+    ResponsibilityKind,
+    Role,
 )
 for _enum in DOMAIN_ENUMS:
     strawberry.enum(_enum)

@@ -154,12 +154,17 @@ class Mutation:
             detail={"username": account.storable(username[:64])},
         )
         if user is None:
-            return LoginPayload(token=None, user=None, errors=[
-                UserError(code="INVALID_CREDENTIALS", field="password", message="用户名或密码错误，或账号已停用")
-            ])
+            return LoginPayload(
+                token=None,
+                user=None,
+                errors=[
+                    UserError(code="INVALID_CREDENTIALS", field="password", message="用户名或密码错误，或账号已停用")
+                ],
+            )
         settings = info.context.settings
-        token = issue_token(user, secret=settings.secret_key, ttl_minutes=settings.token_ttl_minutes,
-                            now=info.context.now())
+        token = issue_token(
+            user, secret=settings.secret_key, ttl_minutes=settings.token_ttl_minutes, now=info.context.now()
+        )
         info.context.user = user
         return LoginPayload(token=token, user=User(row=user), errors=[])
 
@@ -170,8 +175,12 @@ class Mutation:
         async def work() -> account.Department:
             parent = _pk(input.parent_id, "Department", "parentId") if input.parent_id else None
             return await account.create_department(
-                code=input.code, name=input.name, kind=input.kind, level=input.level,
-                region_code=input.region_code, parent_id=parent,
+                code=input.code,
+                name=input.name,
+                kind=input.kind,
+                level=input.level,
+                region_code=input.region_code,
+                parent_id=parent,
             )
 
         row, errors = await attempt(lambda: run(info, work, audit={"code": input.code}))
@@ -183,8 +192,12 @@ class Mutation:
 
         async def work() -> account.User:
             return await account.create_user(
-                actor, username=input.username, password=input.password, display_name=input.display_name,
-                department_id=_pk(input.department_id, "Department", "departmentId"), roles=list(input.roles),
+                actor,
+                username=input.username,
+                password=input.password,
+                display_name=input.display_name,
+                department_id=_pk(input.department_id, "Department", "departmentId"),
+                roles=list(input.roles),
             )
 
         row, errors = await attempt(lambda: run(info, work, audit={"username": input.username}))
@@ -208,8 +221,11 @@ class Mutation:
 
         async def work() -> account.LiaisonAppointment:
             return await account.appoint_liaison(
-                actor, department_id=_pk(input.department_id, "Department", "departmentId"),
-                user_id=_pk(input.user_id, "User", "userId"), title=input.title, phone=input.phone,
+                actor,
+                department_id=_pk(input.department_id, "Department", "departmentId"),
+                user_id=_pk(input.user_id, "User", "userId"),
+                title=input.title,
+                phone=input.phone,
                 now=info.context.now(),
             )
 
@@ -238,9 +254,13 @@ class Mutation:
                 for i, v in enumerate(input.supervising_department_ids)
             ]
             return await catalogue.create_approval_item(
-                code=input.code, name=input.name, legal_basis=input.legal_basis,
-                commitment_based=input.commitment_based, joint_inspection=input.joint_inspection,
-                supervising_department_ids=ids, responsibility=input.responsibility,
+                code=input.code,
+                name=input.name,
+                legal_basis=input.legal_basis,
+                commitment_based=input.commitment_based,
+                joint_inspection=input.joint_inspection,
+                supervising_department_ids=ids,
+                responsibility=input.responsibility,
             )
 
         row, errors = await attempt(lambda: run(info, work, audit={"code": input.code}))
@@ -253,13 +273,19 @@ class Mutation:
         async def work() -> Any:
             data = issuance.DecisionInput(
                 item_id=_pk(input.item_id, "ApprovalItem", "itemId"),
-                document_number=input.document_number, content=input.content, approved_on=input.approved_on,
-                valid_from=input.valid_from, valid_until=input.valid_until,
+                document_number=input.document_number,
+                content=input.content,
+                approved_on=input.approved_on,
+                valid_from=input.valid_from,
+                valid_until=input.valid_until,
                 channel=input.channel or Channel.PLATFORM,
                 counterparty=issuance.CounterpartyInput(
-                    name=input.counterparty.name, kind=input.counterparty.kind,
-                    id_number=input.counterparty.id_number, credit_code=input.counterparty.credit_code,
-                    contact_name=input.counterparty.contact_name, phone=input.counterparty.phone,
+                    name=input.counterparty.name,
+                    kind=input.counterparty.kind,
+                    id_number=input.counterparty.id_number,
+                    credit_code=input.counterparty.credit_code,
+                    contact_name=input.counterparty.contact_name,
+                    phone=input.counterparty.phone,
                     address=input.counterparty.address,
                 ),
             )
@@ -272,35 +298,53 @@ class Mutation:
     @strawberry.mutation(description="Art. 20: the receiving department claims a push.")
     async def claim_push(self, info: Info, id: strawberry.ID) -> DecisionPushPayload:
         actor = info.context.require_user()
-        row, errors = await attempt(lambda: run(
-            info, lambda: claim.claim_push(actor, _pk(id, "DecisionPush", "id"), now=info.context.now())
-        ))
+        row, errors = await attempt(
+            lambda: run(info, lambda: claim.claim_push(actor, _pk(id, "DecisionPush", "id"), now=info.context.now()))
+        )
         return DecisionPushPayload(push=_wrap(row, DecisionPush), errors=errors)
 
     @strawberry.mutation(description="Art. 20: return a push that is not the department's business, with a reason.")
     async def return_push(self, info: Info, id: strawberry.ID, reason: str) -> DecisionPushPayload:
         actor = info.context.require_user()
-        row, errors = await attempt(lambda: run(
-            info, lambda: claim.return_push(actor, _pk(id, "DecisionPush", "id"), reason, now=info.context.now())
-        ))
+        row, errors = await attempt(
+            lambda: run(
+                info, lambda: claim.return_push(actor, _pk(id, "DecisionPush", "id"), reason, now=info.context.now())
+            )
+        )
         return DecisionPushPayload(push=_wrap(row, DecisionPush), errors=errors)
 
     @strawberry.mutation(description="The approval side re-routes a returned push to another department.")
     async def reroute_push(self, info: Info, id: strawberry.ID, department_id: strawberry.ID) -> DecisionPushPayload:
         actor = info.context.require_user()
-        row, errors = await attempt(lambda: run(info, lambda: claim.reroute_push(
-            actor, _pk(id, "DecisionPush", "id"), _pk(department_id, "Department", "departmentId"),
-            now=info.context.now(),
-        )))
+        row, errors = await attempt(
+            lambda: run(
+                info,
+                lambda: claim.reroute_push(
+                    actor,
+                    _pk(id, "DecisionPush", "id"),
+                    _pk(department_id, "Department", "departmentId"),
+                    now=info.context.now(),
+                ),
+            )
+        )
         return DecisionPushPayload(push=_wrap(row, DecisionPush), errors=errors)
 
     @strawberry.mutation(description="Admin: enter a year's official schedule; open deadlines move with it.")
     async def publish_calendar_year(self, info: Info, input: PublishCalendarYearInput) -> CalendarYearPayload:
         actor = info.context.require_role(Role.ADMIN)
-        moved, errors = await attempt(lambda: run(info, lambda: claim.publish_calendar_year(
-            actor, input.year, [(d.day, d.name) for d in input.holidays],
-            [(d.day, d.name) for d in input.make_up_workdays],
-        ), audit={"year": input.year}))
+        moved, errors = await attempt(
+            lambda: run(
+                info,
+                lambda: claim.publish_calendar_year(
+                    actor,
+                    input.year,
+                    [(d.day, d.name) for d in input.holidays],
+                    [(d.day, d.name) for d in input.make_up_workdays],
+                    now=info.context.now(),
+                ),
+                audit={"year": input.year},
+            )
+        )
         if errors:
             return CalendarYearPayload(calendar_year=None, moved_deadlines=0, errors=errors)
         return CalendarYearPayload(
@@ -320,8 +364,14 @@ class Mutation:
                 raise NotFound("审批决定不存在", field="decisionId", code="DECISION_NOT_FOUND")
             if not (row.id_number or row.phone):
                 raise InvalidInput("该相对人没有可查看的个人信息", field="decisionId", code="NOTHING_TO_REVEAL")
-            await record_audit("reveal_counterparty", actor_id=actor.id, department_id=actor.department_id,
-                               object_type="Decision", object_id=row.id, address=info.context.address)
+            await record_audit(
+                "reveal_counterparty",
+                actor_id=actor.id,
+                department_id=actor.department_id,
+                object_type="Decision",
+                object_id=row.id,
+                address=info.context.address,
+            )
             return CounterpartyReveal(id_number=row.id_number, phone=row.phone)
 
         reveal, errors = await attempt(lambda: run(info, work))
@@ -332,5 +382,10 @@ async def account_changed(user: account.User) -> None:
     """Rule 5: open subscriptions of a user whose access changed end at once."""
     from models.event import EventKind, record_event
 
-    await record_event(EventKind.ACCESS_CHANGED, subject_type="User", subject_id=user.id,
-                       departments=[user.department_id], payload={"userId": user.id})
+    await record_event(
+        EventKind.ACCESS_CHANGED,
+        subject_type="User",
+        subject_id=user.id,
+        departments=[user.department_id],
+        payload={"userId": user.id},
+    )

@@ -98,32 +98,51 @@ class Query:
             query = query.filter(kind=kind)
         if level:
             query = query.filter(level=level)
-        return await paginate(query, keys=("id",), samples=(0,), first=given(first), after=given(after),
-                              wrap=lambda r: Department(row=r))
+        return await paginate(
+            query, keys=("id",), samples=(0,), first=given(first), after=given(after), wrap=lambda r: Department(row=r)
+        )
 
     @strawberry.field(description="Accounts the viewer may see: their own department's (all, for admins).")
     async def users(
         self, info: Info, first: int | None = strawberry.UNSET, after: str | None = strawberry.UNSET
     ) -> Connection[User]:
         viewer = info.context.require_user()
-        return await paginate(visible_users(viewer), keys=("id",), samples=(0,), first=given(first),
-                              after=given(after), wrap=lambda r: User(row=r))
+        return await paginate(
+            visible_users(viewer),
+            keys=("id",),
+            samples=(0,),
+            first=given(first),
+            after=given(after),
+            wrap=lambda r: User(row=r),
+        )
 
     @strawberry.field(description="The item catalogue.")
     async def approval_items(
         self, info: Info, first: int | None = strawberry.UNSET, after: str | None = strawberry.UNSET
     ) -> Connection[ApprovalItem]:
         info.context.require_user()
-        return await paginate(catalogue.ApprovalItem.all(), keys=("id",), samples=(0,), first=given(first),
-                              after=given(after), wrap=lambda r: ApprovalItem(row=r))
+        return await paginate(
+            catalogue.ApprovalItem.all(),
+            keys=("id",),
+            samples=(0,),
+            first=given(first),
+            after=given(after),
+            wrap=lambda r: ApprovalItem(row=r),
+        )
 
     @strawberry.field(description="Decisions the viewer's department issued or received, newest first.")
     async def decisions(
         self, info: Info, first: int | None = strawberry.UNSET, after: str | None = strawberry.UNSET
     ) -> Connection[ApprovalDecision]:
         viewer = info.context.require_user()
-        return await paginate(visible_decisions(viewer), keys=("id",), samples=(0,), first=given(first),
-                              after=given(after), wrap=lambda r: ApprovalDecision(row=r))
+        return await paginate(
+            visible_decisions(viewer),
+            keys=("id",),
+            samples=(0,),
+            first=given(first),
+            after=given(after),
+            wrap=lambda r: ApprovalDecision(row=r),
+        )
 
     @strawberry.field(description="Pushes addressed to the viewer's department, earliest deadline first.")
     async def inbox(
@@ -139,8 +158,14 @@ class Query:
         query = inbox(
             viewer, now=info.context.now(), status=given(status), overdue=given(overdue), due_before=given(due_before)
         )
-        return await paginate(query, keys=("claim_deadline", "id"), samples=(EPOCH, 0), first=given(first),
-                              after=given(after), wrap=lambda r: DecisionPush(row=r))
+        return await paginate(
+            query,
+            keys=("claim_deadline", "id"),
+            samples=(EPOCH, 0),
+            first=given(first),
+            after=given(after),
+            wrap=lambda r: DecisionPush(row=r),
+        )
 
     @strawberry.field(description="The date `days` working days after `start` (the start day does not count).")
     async def add_working_days(self, info: Info, start: date, days: int) -> date:

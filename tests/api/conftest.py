@@ -37,8 +37,9 @@ def make_context(services: Services, user: User | None, now: datetime | None = N
 def gql(services: Services) -> Gql:
     """Run an operation; returns {"data": …, "errors": [{message, code}]} like a client would see."""
 
-    async def run(query: str, variables: dict[str, Any] | None = None, *, user: User | None = None,
-                  now: datetime | None = None) -> dict[str, Any]:
+    async def run(
+        query: str, variables: dict[str, Any] | None = None, *, user: User | None = None, now: datetime | None = None
+    ) -> dict[str, Any]:
         result = await schema.execute(query, variable_values=variables, context_value=make_context(services, user, now))
         errors = [
             {"message": e.message, "code": (e.extensions or {}).get("code"), "path": e.path}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -30,7 +30,9 @@ async def live(db: str, redis: Any, settings: Settings) -> AsyncIterator[tuple[A
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    for _ in range(500):  # uvicorn exposes no start-up event, only the flag
+        if server.started:
+            break
         await asyncio.sleep(0.02)
     yield app, f"ws://127.0.0.1:{port}/graphql"
     server.should_exit = True

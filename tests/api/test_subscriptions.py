@@ -371,7 +371,12 @@ async def test_events_carry_a_union_payload_in_cursor_order_and_kinds_filters_th
     await commit(lambda: f.decision(w.issuer, w.item_a, now=now, number=number), services)
     push = await DecisionPush.get(department_id=w.dept_a.id)
     await commit(lambda: claim_push(w.liaison_a, push.id, now=now), services)
-    await commit(lambda: publish_calendar_year(admin, 2027, [(datetime(2027, 1, 1).date(), "元旦")], []), services)
+    await commit(
+        lambda: publish_calendar_year(
+            admin, 2027, [(datetime(2027, 1, 1).date(), "元旦")], [], now=f.at(2026, 12, 30, 12)
+        ),
+        services,
+    )
     cursors = [str(c) for c in await Event.all().order_by("seq").values_list("seq", flat=True)]
 
     created = {"__typename": "PushEventPayload", "push": {"status": "CLAIMED", "decision": {"documentNumber": number}}}

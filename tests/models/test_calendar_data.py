@@ -102,13 +102,13 @@ async def test_open_deadlines_move_with_the_schedule_and_back(db: str) -> None:
     assert (push.claim_due_on, push.deadline_provisional) == (date(2027, 1, 4), True)
 
     await publish_year(2027, [(date(2027, 1, 1), "元旦"), (date(2027, 1, 4), "假想假日")], [])
-    assert await recompute_open_deadlines(date(2026, 12, 1)) == 1
+    assert await recompute_open_deadlines(date(2026, 12, 1), f.at(2026, 12, 30, 12)) == 1
     push = await DecisionPush.get(id=push.id)
     assert (push.claim_due_on, push.deadline_provisional) == (date(2027, 1, 6), False)
 
     await publish_year(2027, [(date(2027, 1, 1), "元旦")], [(date(2027, 1, 2), "调休")])
-    assert await recompute_open_deadlines(date(2026, 12, 1)) == 1
-    assert await recompute_open_deadlines(date(2026, 12, 1)) == 0  # nothing left to move
+    assert await recompute_open_deadlines(date(2026, 12, 1), f.at(2026, 12, 30, 12)) == 1
+    assert await recompute_open_deadlines(date(2026, 12, 1), f.at(2026, 12, 30, 12)) == 0  # nothing left to move
     push = await DecisionPush.get(id=push.id)
     # 31 Dec, (1 Jan holiday), Saturday 2 Jan a make-up workday, 4 Jan.
     assert (push.claim_due_on, push.deadline_provisional) == (date(2027, 1, 4), False)
@@ -126,11 +126,28 @@ async def test_only_an_admin_publishes_and_claimed_pushes_keep_their_deadline(db
     decision = await f.decision(issuer, await f.item(market), now=f.at(2026, 12, 30))
     await DecisionPush.filter(decision_id=decision.id).update(status=PushStatus.CLAIMED)
     with pytest.raises(Forbidden):
-        await publish_calendar_year(await f.user(city, Role.LIAISON), 2027, [(date(2027, 1, 1), "元旦")], [])
+        await publish_calendar_year(
+            await f.user(city, Role.LIAISON), 2027, [(date(2027, 1, 1), "元旦")], [], now=f.at(2026, 12, 30, 12)
+        )
     assert await CalendarYear.filter(year=2027).count() == 0
     admin = await f.user(city, Role.ADMIN)
-    assert await publish_calendar_year(admin, 2027, [(date(2027, 1, 1), "元旦")], []) == 0
+    assert await publish_calendar_year(admin, 2027, [(date(2027, 1, 1), "元旦")], [], now=f.at(2026, 12, 30, 12)) == 0
     push = await DecisionPush.get(decision_id=decision.id)
     assert (push.claim_due_on, push.deadline_provisional) == (date(2027, 1, 4), True)
     changed = [e.payload for e in await Event.filter(kind=EventKind.CALENDAR_CHANGED)]
     assert changed == [{"year": 2027, "moved": 0}]
+
+
+async def test_a_deadline_moved_later_takes_back_its_reminder_and_overdue_marks(db: str) -> None:
+    city = await f.department(DepartmentKind.APPROVAL)
+    issuer = await f.user(city)
+    decision = await f.decision(issuer, await f.item(await f.department()), now=f.at(2026, 12, 30))
+    push = await DecisionPush.get(decision_id=decision.id)
+    # Provisional 2027-01-04; the reminder (31 Dec 09:00) went out and, at 5 Jan, the overdue mark.
+    now = f.at(2027, 1, 5, 8)
+    await DecisionPush.filter(id=push.id).update(reminded_at=f.at(2026, 12, 31, 9), overdue_at=now)
+    await publish_year(2027, [(date(2027, 1, d), "元旦") for d in (1, 4, 5, 6)], [])
+    assert await recompute_open_deadlines(date(2026, 12, 1), now) == 1
+    push = await DecisionPush.get(id=push.id)
+    # Due 2027-01-08 now: its reminder (7 Jan 09:00) is still ahead and so is its deadline.
+    assert (push.claim_due_on, push.reminded_at, push.overdue_at) == (date(2027, 1, 8), None, None)

@@ -88,9 +88,7 @@ def test_citizen_id_check_char(body17: str, check: str) -> None:
     assert citizen_id_check_char(body17) == check
 
 
-@pytest.mark.parametrize(
-    "body17", ["1101051949123100", "110105194912310021", "1101051949123100X", ""]
-)
+@pytest.mark.parametrize("body17", ["1101051949123100", "110105194912310021", "1101051949123100X", ""])
 def test_citizen_id_check_char_rejects_bad_body(body17: str) -> None:
     with pytest.raises(ValueError):
         citizen_id_check_char(body17)

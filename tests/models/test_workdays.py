@@ -30,10 +30,7 @@ def calendar() -> WorkCalendar:
 @pytest.fixture(scope="module")
 def package_flags() -> list[bool]:
     days = (PACKAGE_LAST - PACKAGE_FIRST).days + 1
-    return [
-        chinese_calendar.is_workday(PACKAGE_FIRST + timedelta(days=i))
-        for i in range(days)
-    ]
+    return [chinese_calendar.is_workday(PACKAGE_FIRST + timedelta(days=i)) for i in range(days)]
 
 
 def test_package_exception_days_cover_2004_to_2026() -> None:
@@ -72,16 +69,12 @@ def test_package_exception_days_cover_2004_to_2026() -> None:
         (date(2026, 12, 31), 1, date(2027, 1, 1)),  # Friday of an unpublished year
     ],
 )
-def test_add_working_days(
-    calendar: WorkCalendar, start: date, n: int, expected: date
-) -> None:
+def test_add_working_days(calendar: WorkCalendar, start: date, n: int, expected: date) -> None:
     assert calendar.add_working_days(start, n) == expected
     assert add_working_days(start, n, calendar) == expected
 
 
-def test_every_start_day_2004_to_2026_matches_package(
-    calendar: WorkCalendar, package_flags: list[bool]
-) -> None:
+def test_every_start_day_2004_to_2026_matches_package(calendar: WorkCalendar, package_flags: list[bool]) -> None:
     last = len(package_flags) - 1
     mismatches = []
     for start_index in range(len(package_flags)):
@@ -97,13 +90,8 @@ def test_every_start_day_2004_to_2026_matches_package(
     assert mismatches == []
 
 
-def test_every_day_2004_to_2026_is_workday_matches_package(
-    calendar: WorkCalendar, package_flags: list[bool]
-) -> None:
-    ours = [
-        calendar.is_workday(PACKAGE_FIRST + timedelta(days=i))
-        for i in range(len(package_flags))
-    ]
+def test_every_day_2004_to_2026_is_workday_matches_package(calendar: WorkCalendar, package_flags: list[bool]) -> None:
+    ours = [calendar.is_workday(PACKAGE_FIRST + timedelta(days=i)) for i in range(len(package_flags))]
     assert ours == package_flags
 
 
@@ -119,9 +107,7 @@ def test_2027_is_weekends_only_until_published(calendar: WorkCalendar) -> None:
 
 
 def test_publishing_2027_moves_the_deadline(calendar: WorkCalendar) -> None:
-    published = calendar.extended(
-        [ExceptionDay(date(2027, 1, 1), False, "New Year's Day")], [2027]
-    )
+    published = calendar.extended([ExceptionDay(date(2027, 1, 1), False, "New Year's Day")], [2027])
     # Thu 31 Dec (1), Fri 1 Jan now off, Mon 4 (2), Tue 5 (3).
     assert published.add_working_days(date(2026, 12, 30), 3) == date(2027, 1, 5)
     assert published.is_provisional(date(2026, 12, 30), date(2027, 1, 5)) is False
@@ -133,9 +119,7 @@ def test_publishing_2027_moves_the_deadline(calendar: WorkCalendar) -> None:
 
 
 def test_correction_replaces_an_earlier_entry(calendar: WorkCalendar) -> None:
-    corrected = calendar.extended(
-        [ExceptionDay(date(2026, 10, 10), False, "withdrawn make-up day")]
-    )
+    corrected = calendar.extended([ExceptionDay(date(2026, 10, 10), False, "withdrawn make-up day")])
     assert corrected.is_workday(date(2026, 10, 10)) is False
     assert corrected.add_working_days(date(2026, 9, 30), 3) == date(2026, 10, 12)
 
@@ -190,19 +174,14 @@ def test_previous_workday_before_first_working_day_raises(
         (date(2025, 12, 31), date(2026, 12, 31), 248),
     ],
 )
-def test_working_days_between(
-    calendar: WorkCalendar, start: date, end: date, expected: int
-) -> None:
+def test_working_days_between(calendar: WorkCalendar, start: date, end: date, expected: int) -> None:
     assert calendar.working_days_between(start, end) == expected
 
 
 def test_working_days_between_inverts_add_working_days(calendar: WorkCalendar) -> None:
     start = date(2026, 1, 1)
     for n in range(1, 200):
-        assert (
-            calendar.working_days_between(start, calendar.add_working_days(start, n))
-            == n
-        )
+        assert calendar.working_days_between(start, calendar.add_working_days(start, n)) == n
 
 
 @pytest.mark.parametrize("n", [0, -1, -30])
@@ -220,9 +199,7 @@ def test_add_working_days_rejects_n_below_one(calendar: WorkCalendar, n: int) ->
         (date(2101, 1, 1), 1),  # start after the range
     ],
 )
-def test_add_working_days_outside_range_raises(
-    calendar: WorkCalendar, start: date, n: int
-) -> None:
+def test_add_working_days_outside_range_raises(calendar: WorkCalendar, start: date, n: int) -> None:
     with pytest.raises(ValueError):
         calendar.add_working_days(start, n)
 
@@ -253,8 +230,6 @@ def test_datetime_is_refused(calendar: WorkCalendar) -> None:
         ([], [2101]),
     ],
 )
-def test_invalid_calendar_data_raises(
-    exceptions: list[ExceptionDay], years: list[int]
-) -> None:
+def test_invalid_calendar_data_raises(exceptions: list[ExceptionDay], years: list[int]) -> None:
     with pytest.raises(ValueError):
         WorkCalendar(exceptions, years)

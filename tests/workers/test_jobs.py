@@ -363,7 +363,7 @@ async def test_a_moved_deadline_gets_new_wakeups_and_the_old_ones_fire_harmlessl
     # The State Council makes 1 January a holiday: the claim day moves to Tuesday 2027-01-05.
     published_at = f.at(2026, 12, 31, 15, 0)
     async with in_transaction():
-        assert await publish_calendar_year(world.admin, 2027, [(date(2027, 1, 1), "元旦")], []) == 1
+        assert await publish_calendar_year(world.admin, 2027, [(date(2027, 1, 1), "元旦")], [], now=published_at) == 1
     await flush_outbox(redis, pool, published_at)
 
     await push.refresh_from_db()
