@@ -13,7 +13,7 @@ PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast lint schema constraints clean
+.PHONY: help venv run test test-fast lint schema constraints clean bench bench-quick
 
 help:
 	@echo "make run        start everything (migrate, demo data, embedded Redis, API + worker)"
@@ -60,6 +60,15 @@ lint: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python -m api.schema_export
+
+# Benchmarks with baselines measured in the same run (bench/README.md); never part of `make test`.
+# They need PostgreSQL (BENCH_PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres)
+# and use REDIS_URL when set, else the embedded Redis. Results land in bench/results/.
+bench: $(STAMP)
+	$(BIN)/python -m bench run
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench run --quick
 
 # Re-pin every installed version after changing a pin in pyproject.toml: installs
 # without the old constraints (they would refuse the new pin), then freezes.

@@ -34,8 +34,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-async def run(info: Info, work: Callable[[], Awaitable[T]], *, audit: dict[str, Any] | None = None) -> T:
+async def run(
+    info: Info, work: Callable[[], Awaitable[T]], *, audit: dict[str, Any] | None = None, audited: bool = True
+) -> T:
     """One transaction for the change, its events and its audit record; then publish, once.
+
+    `audited=False` is for work that writes its own, more specific audit record.
 
     A unique-key race (two identical requests at once) is retried once, so the retry sees the winner.
     """
@@ -43,7 +47,8 @@ async def run(info: Info, work: Callable[[], Awaitable[T]], *, audit: dict[str, 
         try:
             async with write_transaction():
                 result = await work()
-                await _audit(info, audit)
+                if audited:
+                    await _audit(info, audit)
             break
         except IntegrityError:
             if attempt == 2:
@@ -374,7 +379,7 @@ class Mutation:
             )
             return CounterpartyReveal(id_number=row.id_number, phone=row.phone)
 
-        reveal, errors = await attempt(lambda: run(info, work))
+        reveal, errors = await attempt(lambda: run(info, work, audited=False))
         return RevealPayload(counterparty=reveal, errors=errors)
 
 
