@@ -37,44 +37,51 @@ async def _issuer_of(push: DecisionPush) -> int:
     return (await Decision.get(id=push.decision_id)).issuer_id
 
 
-async def claim_push(actor: User, push_id: int, *, now: datetime) -> DecisionPush:
-    """Art. 20: the receiving department claims the push; a late claim stays recorded as late."""
-    push = await _receiving_push(actor, push_id)
-    late = now > push.claim_deadline
-    updated = await DecisionPush.filter(id=push.id, status=PushStatus.PENDING).update(
-        status=PushStatus.CLAIMED, claimed_at=now, claimed_by_id=actor.id, claimed_late=late
-    )
+async def _settle(
+    push: DecisionPush, to: PushStatus, kind: EventKind, detail: dict[str, object], **changes: object
+) -> DecisionPush:
+    """Move a pending push to CLAIMED or RETURNED once (a conditional update), and record the event."""
+    updated = await DecisionPush.filter(id=push.id, status=PushStatus.PENDING).update(status=to, **changes)
     await push.refresh_from_db()
     if not updated:
         raise _not_pending(push)
     await record_event(
-        EventKind.PUSH_CLAIMED,
+        kind,
         subject_type="DecisionPush",
         subject_id=push.id,
         departments=[await _issuer_of(push), push.department_id],
-        payload={"pushId": push.id, "decisionId": push.decision_id, "late": late},
+        payload={"pushId": push.id, "decisionId": push.decision_id, **detail},
     )
     return push
+
+
+async def claim_push(actor: User, push_id: int, *, now: datetime) -> DecisionPush:
+    """Art. 20: the receiving department claims the push; a late claim stays recorded as late."""
+    push = await _receiving_push(actor, push_id)
+    late = now > push.claim_deadline
+    return await _settle(
+        push,
+        PushStatus.CLAIMED,
+        EventKind.PUSH_CLAIMED,
+        {"late": late},
+        claimed_at=now,
+        claimed_by_id=actor.id,
+        claimed_late=late,
+    )
 
 
 async def return_push(actor: User, push_id: int, reason: str, *, now: datetime) -> DecisionPush:
     """Art. 20: "not our business" — returned with a reason so the approval side re-routes it."""
     reason = check_length(reason, "reason", 500)
-    push = await _receiving_push(actor, push_id)
-    updated = await DecisionPush.filter(id=push.id, status=PushStatus.PENDING).update(
-        status=PushStatus.RETURNED, returned_at=now, returned_by_id=actor.id, return_reason=reason
-    )
-    await push.refresh_from_db()
-    if not updated:
-        raise _not_pending(push)
-    await record_event(
+    return await _settle(
+        await _receiving_push(actor, push_id),
+        PushStatus.RETURNED,
         EventKind.PUSH_RETURNED,
-        subject_type="DecisionPush",
-        subject_id=push.id,
-        departments=[await _issuer_of(push), push.department_id],
-        payload={"pushId": push.id, "decisionId": push.decision_id, "reason": reason},
+        {"reason": reason},
+        returned_at=now,
+        returned_by_id=actor.id,
+        return_reason=reason,
     )
-    return push
 
 
 async def reroute_push(actor: User, push_id: int, department_id: int, *, now: datetime) -> DecisionPush:
@@ -197,7 +204,9 @@ async def recompute_open_deadlines(since: date, now: datetime) -> int:
             continue
         old = push.claim_due_on
         changes: dict[str, object] = {
-            "claim_due_on": due, "claim_deadline": deadline_at(due), "deadline_provisional": provisional
+            "claim_due_on": due,
+            "claim_deadline": deadline_at(due),
+            "deadline_provisional": provisional,
         }
         if push.reminded_at is not None and now < reminder_moment(calendar, due):
             changes["reminded_at"] = None
