@@ -142,6 +142,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level="info",
         ws="websockets-sansio",
         timeout_graceful_shutdown=10,
+        # Frames are a few hundred bytes: permessage-deflate saves nothing, keeps a zlib state per
+        # socket (half an idle subscription's memory) and compresses every frame once per subscriber.
+        ws_per_message_deflate=False,
     )
     return 0
 

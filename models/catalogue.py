@@ -89,15 +89,14 @@ async def route_decision(item: ApprovalItem, issuer: Department) -> list[Departm
         raise InvalidInput("该事项已取消审批，不能再作出审批决定", field="itemId", code="ITEM_ABOLISHED")
     if item.responsibility is ResponsibilityKind.DELEGATED and issuer.level is not AdminLevel.COUNTY:
         raise InvalidInput("该事项已下放至县级办理", field="itemId", code="ITEM_DELEGATED")
-    listed = await item.supervisors.all().order_by("id")
-    if item.responsibility in (ResponsibilityKind.ENTRUSTED, ResponsibilityKind.FILING):
-        chosen = listed
-    else:
-        chosen = [
-            d
-            for d in listed
-            if d.level is issuer.level and (issuer.level is AdminLevel.CITY or d.region_code == issuer.region_code)
-        ]
+    query = item.supervisors.all().order_by("id")
+    if item.responsibility not in (ResponsibilityKind.ENTRUSTED, ResponsibilityKind.FILING):
+        # Filtered in SQL: an item is supervised in every county of the province, and loading
+        # all of them to keep three cost more than the rest of issuing the decision.
+        query = query.filter(level=issuer.level)
+        if issuer.level is AdminLevel.COUNTY:
+            query = query.filter(region_code=issuer.region_code)
+    chosen = await query
     if not chosen:
         raise InvalidInput(
             "该事项在本级没有监管部门，无法推送；请先在事项目录中配置", field="itemId", code="NO_SUPERVISING_DEPARTMENT"

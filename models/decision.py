@@ -94,7 +94,14 @@ class DecisionPush(Model):
 
     class Meta:
         table = "decision_push"
-        indexes = (("department_id", "status", "claim_deadline", "id"), ("status", "claim_deadline"))
+        # (department_id, claim_deadline, id) serves every inbox page in order, at any depth;
+        # decision_id serves a decision's pushes (loaders, visibility).
+        indexes = (
+            ("department_id", "status", "claim_deadline", "id"),
+            ("department_id", "claim_deadline", "id"),
+            ("status", "claim_deadline"),
+            ("decision_id",),
+        )
 
     def is_overdue(self, now: datetime) -> bool:
         """Art. 20: a push still unclaimed after the end of its claim day is overdue."""

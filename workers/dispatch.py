@@ -18,7 +18,8 @@ from models.calendar import current_calendar
 from models.claim import reminder_moment
 from models.decision import DecisionPush
 from models.enums import PushStatus
-from models.event import EventKind, SequencedEvent, mark_published, sequence_pending, unpublished
+from models.event import SEQUENCE_BATCH, EventKind, SequencedEvent, mark_published, sequence_pending, unpublished
+from models.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
 STREAM = "shenguan:events"
@@ -38,13 +39,15 @@ def stream_fields(event: SequencedEvent) -> dict[str, str]:
     }
 
 
-async def schedule_push_wakeups(arq: ArqRedis, push: DecisionPush, now: datetime) -> None:
+async def schedule_push_wakeups(
+    arq: ArqRedis, push: DecisionPush, now: datetime, calendar: WorkCalendar | None = None
+) -> None:
     """Art. 20: two deferred wake-ups per deadline; the due date is in the job id, so a moved deadline gets new ones.
 
     A moment already past runs at once. Both are only wake-ups: the jobs re-check the row, and the
     sweep catches any that is lost or fires early.
     """
-    calendar = await current_calendar()
+    calendar = calendar or await current_calendar()
     due = push.claim_due_on.isoformat()
     moments = {
         "remind_push": (f"remind:{push.id}:{due}", max(reminder_moment(calendar, push.claim_due_on), now)),
@@ -62,8 +65,9 @@ async def _schedule(arq: ArqRedis, events: list[SequencedEvent], now: datetime) 
     ids = {int(e.payload["pushId"]) for e in events if e.kind in WAKE_KINDS and "pushId" in e.payload}
     if not ids:
         return
+    calendar = await current_calendar()  # once per batch, not once per push
     for push in await DecisionPush.filter(id__in=ids, status=PushStatus.PENDING).order_by("id"):
-        await schedule_push_wakeups(arq, push, now)
+        await schedule_push_wakeups(arq, push, now, calendar)
 
 
 async def flush_outbox(redis: aioredis.Redis, arq: ArqRedis | None, now: datetime) -> int:
@@ -72,7 +76,10 @@ async def flush_outbox(redis: aioredis.Redis, arq: ArqRedis | None, now: datetim
     Redis being down costs latency, never events: they stay unpublished in the database,
     subscribers' hubs read them from there, and the sweep publishes them later.
     """
-    await sequence_pending(now)
+    # Drain: sequence_pending takes one batch at a time, and a backlog (an import) must not hold
+    # back the live event this call was made for.
+    while await sequence_pending(now) == SEQUENCE_BATCH:
+        pass
     published = 0
     while batch := await unpublished():
         try:

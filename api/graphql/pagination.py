@@ -41,7 +41,9 @@ async def paginate(
     page = query
     if after:
         values = [_parse(v, s) for v, s in zip(decode_cursor(after, len(keys)), samples, strict=True)]
-        page = page.filter(_after(keys, values))
+        # k1 >= v1 is implied by the tuple comparison; stated alone it lets the index seek to the
+        # cursor instead of reading every earlier row of the department and filtering them out.
+        page = page.filter(Q(**{f"{keys[0]}__gte": values[0]}) & _after(keys, values))
     rows = await page.order_by(*keys).limit(size + 1)
     more = len(rows) > size
     rows = rows[:size]

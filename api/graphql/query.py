@@ -14,6 +14,7 @@ from api.graphql.pagination import paginate
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
 from models import account, catalogue
 from models.calendar import current_calendar
+from models.decision import DecisionPush as PushRow
 from models.errors import DomainError
 from models.visibility import can_see_decision, can_see_push, can_see_user, inbox, visible_decisions, visible_users
 from models.workdays import WorkCalendar
@@ -158,13 +159,25 @@ class Query:
         query = inbox(
             viewer, now=info.context.now(), status=given(status), overdue=given(overdue), due_before=given(due_before)
         )
+        loaders = info.context.loaders
+
+        def wrap(row: PushRow) -> DecisionPush:
+            # The page is read with its decision, item and issuer in one statement; priming the
+            # loaders keeps the usual selection at two statements (token, page) whatever the size.
+            found = row.decision
+            loaders.decision.prime(found.id, found)
+            loaders.item.prime(found.item_id, found.item)
+            loaders.department.prime(found.issuer_id, found.issuer)
+            return DecisionPush(row=row)
+
+        query = query.select_related("decision", "decision__item", "decision__issuer")
         return await paginate(
             query,
             keys=("claim_deadline", "id"),
             samples=(EPOCH, 0),
             first=given(first),
             after=given(after),
-            wrap=lambda r: DecisionPush(row=r),
+            wrap=wrap,
         )
 
     @strawberry.field(description="The date `days` working days after `start` (the start day does not count).")

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from graphql import GraphQLError
+from graphql.validation import ASTValidationRule
 from strawberry import Schema
-from strawberry.extensions import (
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
 
 from api.graphql.base import Node
@@ -26,14 +22,17 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
+# Rule classes made once: QueryDepthLimiter and MaxAliasesLimiter build a new class per instance,
+# and ValidationCache is keyed by the rules, so with per-request factories it never hit.
+LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(12, None, None), max_aliases_rule(30)]
+
 schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
     types=[Node, Department, User, Liaison, ApprovalItem, ApprovalDecision, DecisionPush],
     extensions=[
-        lambda: QueryDepthLimiter(max_depth=12),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=2000),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
