@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -40,27 +40,40 @@ async def _supervisors_by_item(keys: Sequence[int]) -> list[list[Department]]:
     return [grouped[k] for k in keys]
 
 
-@dataclass
 class Loaders:
-    department: DataLoader[int, Department | None] = field(
-        default_factory=lambda: DataLoader(lambda k: _by_id(Department, k))
-    )
-    user: DataLoader[int, User | None] = field(default_factory=lambda: DataLoader(lambda k: _by_id(User, k)))
-    item: DataLoader[int, ApprovalItem | None] = field(
-        default_factory=lambda: DataLoader(lambda k: _by_id(ApprovalItem, k))
-    )
-    decision: DataLoader[int, Decision | None] = field(
-        default_factory=lambda: DataLoader(lambda k: _by_id(Decision, k))
-    )
-    push: DataLoader[int, DecisionPush | None] = field(
-        default_factory=lambda: DataLoader(lambda k: _by_id(DecisionPush, k))
-    )
-    pushes_of_decision: DataLoader[int, list[DecisionPush]] = field(
-        default_factory=lambda: DataLoader(_pushes_by_decision)
-    )
-    liaisons_of_department: DataLoader[int, list[LiaisonAppointment]] = field(
-        default_factory=lambda: DataLoader(_liaisons_by_department)
-    )
-    supervisors_of_item: DataLoader[int, list[Department]] = field(
-        default_factory=lambda: DataLoader(_supervisors_by_item)
-    )
+    """One set per request (per event on a socket); each loader is made on first use.
+
+    Lazily, because a socket holds a context for its whole life and most never need most loaders.
+    """
+
+    @cached_property
+    def department(self) -> DataLoader[int, Department | None]:
+        return DataLoader(lambda k: _by_id(Department, k))
+
+    @cached_property
+    def user(self) -> DataLoader[int, User | None]:
+        return DataLoader(lambda k: _by_id(User, k))
+
+    @cached_property
+    def item(self) -> DataLoader[int, ApprovalItem | None]:
+        return DataLoader(lambda k: _by_id(ApprovalItem, k))
+
+    @cached_property
+    def decision(self) -> DataLoader[int, Decision | None]:
+        return DataLoader(lambda k: _by_id(Decision, k))
+
+    @cached_property
+    def push(self) -> DataLoader[int, DecisionPush | None]:
+        return DataLoader(lambda k: _by_id(DecisionPush, k))
+
+    @cached_property
+    def pushes_of_decision(self) -> DataLoader[int, list[DecisionPush]]:
+        return DataLoader(_pushes_by_decision)
+
+    @cached_property
+    def liaisons_of_department(self) -> DataLoader[int, list[LiaisonAppointment]]:
+        return DataLoader(_liaisons_by_department)
+
+    @cached_property
+    def supervisors_of_item(self) -> DataLoader[int, list[Department]]:
+        return DataLoader(_supervisors_by_item)

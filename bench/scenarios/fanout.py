@@ -430,7 +430,7 @@ def _results(n: int, p: dict[str, Any], b: dict[str, Any]) -> list[Result]:
             ratio_of="platform time / raw websockets time",
             target=f"≤ {TARGET_BROADCAST_RATIO:.0f}x raw",
             met=p_last <= TARGET_BROADCAST_RATIO * b_last and not any(p["broadcast_missing"]),
-            note="through outbox → Redis stream → hub → one GraphQL execution per subscriber",
+            note="outbox → Redis stream → hub → one shared execution per operation and permission scope",
         ),
         Result(
             name="subscription_per_department",
