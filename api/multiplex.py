@@ -24,13 +24,14 @@ from graphql import (
     OperationType,
     execute,
     parse,
+    specified_rules,
     validate,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
 from api.context import Context
-from api.graphql.schema import schema
+from api.graphql.schema import LIMIT_RULES, MAX_TOKENS, schema
 from api.graphql.subscription import (
     PUSHED_KINDS,
     decision_pushed_value,
@@ -111,10 +112,10 @@ class Multiplexer:
 
 def _make_plan(query: str, operation_name: str | None) -> Plan | None:
     try:
-        document = parse(query)
+        document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError:
-        return None
-    if validate(schema._schema, document):
+        return None  # strawberry's own path reports it, with its limits
+    if validate(schema._schema, document, [*specified_rules, *LIMIT_RULES]):
         return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]

@@ -9,6 +9,7 @@ from tortoise import fields
 from tortoise.expressions import F
 from tortoise.models import Model
 
+from models.account import check_length
 from models.enums import CalendarSource, CalendarYearStatus
 from models.errors import DomainError, InvalidInput, raise_all
 from models.workdays import ExceptionDay, WorkCalendar, package_exception_days
@@ -131,8 +132,10 @@ def check_schedule(year: int, holidays: list[tuple[date, str]], workdays: list[t
                 errors.append(InvalidInput(f"{day} 不在 {year} 年内", field=f"{field}.{i}", code="DATE_OUTSIDE_YEAR"))
             if day in seen:
                 errors.append(InvalidInput(f"{day} 重复", field=f"{field}.{i}", code="DUPLICATE_DAY"))
-            if len(name) > 64:
-                errors.append(InvalidInput("名称不能超过64个字符", field=f"{field}.{i}.name", code="TOO_LONG"))
+            try:
+                check_length(name, f"{field}.{i}.name", 64, required=False)
+            except DomainError as error:
+                errors.append(error)
             seen.add(day)
     for i, (day, _) in enumerate(workdays):
         if day.weekday() < 5:

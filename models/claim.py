@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from models.account import Department, LiaisonAppointment, User, check_length
 from models.calendar import SHANGHAI, current_calendar, deadline_at, local_date, publish_year
-from models.decision import CLAIM_WORKING_DAYS, Decision, DecisionPush
+from models.decision import CLAIM_WORKING_DAYS, Decision, DecisionPush, is_past, past_cutoff
 from models.enums import DepartmentKind, PushStatus, Role
 from models.errors import Forbidden, InvalidInput, NotFound, PushAlreadyClaimed
 from models.event import EventKind, record_event
@@ -58,7 +58,7 @@ async def _settle(
 async def claim_push(actor: User, push_id: int, *, now: datetime) -> DecisionPush:
     """Art. 20: the receiving department claims the push; a late claim stays recorded as late."""
     push = await _receiving_push(actor, push_id)
-    late = now > push.claim_deadline
+    late = is_past(push.claim_deadline, now)
     return await _settle(
         push,
         PushStatus.CLAIMED,
@@ -125,7 +125,7 @@ async def remind_push(push_id: int, *, now: datetime) -> bool:
     calendar = await current_calendar()
     # Re-checked against the row, not the job: a wake-up scheduled for a deadline that has since moved
     # must not remind early for the new one.
-    if now < reminder_moment(calendar, push.claim_due_on) or now > push.claim_deadline:
+    if now < reminder_moment(calendar, push.claim_due_on) or is_past(push.claim_deadline, now):
         return False
     # The conditional update is the once-only guard: concurrent runs and a claim racing in both lose here.
     if not await DecisionPush.filter(id=push.id, reminded_at=None, status=PushStatus.PENDING).update(reminded_at=now):
@@ -145,7 +145,7 @@ async def mark_overdue(push_id: int, *, now: datetime) -> bool:
     push = await DecisionPush.get_or_none(id=push_id)
     if push is None or push.status is not PushStatus.PENDING or push.overdue_at is not None:
         return False
-    if now <= push.claim_deadline:
+    if not is_past(push.claim_deadline, now):
         return False
     if not await DecisionPush.filter(id=push.id, overdue_at=None, status=PushStatus.PENDING).update(overdue_at=now):
         return False
@@ -163,7 +163,7 @@ async def mark_overdue(push_id: int, *, now: datetime) -> bool:
 async def due_for_sweep(now: datetime, limit: int = 500) -> tuple[list[int], list[int]]:
     """Pushes whose overdue or reminder moment passed unrecorded (lost wake-ups), earliest deadline first."""
     overdue = (
-        await DecisionPush.filter(status=PushStatus.PENDING, overdue_at=None, claim_deadline__lt=now)
+        await DecisionPush.filter(status=PushStatus.PENDING, overdue_at=None, claim_deadline__lte=past_cutoff(now))
         .order_by("claim_deadline", "id")
         .limit(limit)
         .values_list("id", flat=True)
@@ -178,7 +178,7 @@ async def due_for_sweep(now: datetime, limit: int = 500) -> tuple[list[int], lis
             status=PushStatus.PENDING,
             reminded_at=None,
             claim_due_on__lte=calendar.add_working_days(last, 1),
-            claim_deadline__gte=now,
+            claim_deadline__gt=past_cutoff(now),
         )
         .order_by("claim_deadline", "id")
         .limit(limit)
@@ -210,7 +210,7 @@ async def recompute_open_deadlines(since: date, now: datetime) -> int:
         }
         if push.reminded_at is not None and now < reminder_moment(calendar, due):
             changes["reminded_at"] = None
-        if push.overdue_at is not None and now <= deadline_at(due):
+        if push.overdue_at is not None and not is_past(deadline_at(due), now):
             changes["overdue_at"] = None
         await DecisionPush.filter(id=push.id).update(**changes)
         if due != old:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tortoise import fields
@@ -15,6 +15,19 @@ from models.catalogue import ApprovalItem
 from models.enums import Channel, CounterpartyKind, DecisionStatus, PushStatus
 
 CLAIM_WORKING_DAYS = 3
+# claim_deadline is stored as 23:59:59 of the claim day (the contract's shape); the day itself
+# lasts until 24:00, so a moment is past the deadline only from one second after it.
+DAY_END_GRACE = timedelta(seconds=1)
+
+
+def is_past(deadline: datetime, now: datetime) -> bool:
+    """Art. 20: the claim day has ended (24:00 Asia/Shanghai) at `now`."""
+    return now >= deadline + DAY_END_GRACE
+
+
+def past_cutoff(now: datetime) -> datetime:
+    """Deadlines at or before this moment have passed (for queries: claim_deadline__lte)."""
+    return now - DAY_END_GRACE
 
 
 class Decision(Model):
@@ -105,7 +118,7 @@ class DecisionPush(Model):
 
     def is_overdue(self, now: datetime) -> bool:
         """Art. 20: a push still unclaimed after the end of its claim day is overdue."""
-        return self.status is PushStatus.PENDING and now > self.claim_deadline
+        return self.status is PushStatus.PENDING and is_past(self.claim_deadline, now)
 
 
 def content_fingerprint(fields_: dict[str, Any]) -> str:

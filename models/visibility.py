@@ -8,7 +8,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from models.account import User
-from models.decision import Decision, DecisionPush
+from models.decision import Decision, DecisionPush, past_cutoff
 from models.enums import PushStatus
 
 
@@ -61,8 +61,8 @@ def inbox(
         if now is None:
             raise ValueError("filtering on overdue needs the current time")
         # Spelled out with Q: tortoise's exclude(a=…, b=…) means NOT a AND NOT b, not NOT (a AND b).
-        late = Q(status=PushStatus.PENDING) & Q(claim_deadline__lt=now)
-        settled_or_in_time = Q(status__not=PushStatus.PENDING) | Q(claim_deadline__gte=now)
+        late = Q(status=PushStatus.PENDING) & Q(claim_deadline__lte=past_cutoff(now))
+        settled_or_in_time = Q(status__not=PushStatus.PENDING) | Q(claim_deadline__gt=past_cutoff(now))
         query = query.filter(late if overdue else settled_or_in_time)
     if due_before is not None:
         query = query.filter(claim_due_on__lt=due_before)

@@ -24,6 +24,7 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 # Rule classes made once: QueryDepthLimiter and MaxAliasesLimiter build a new class per instance,
 # and ValidationCache is keyed by the rules, so with per-request factories it never hit.
+MAX_TOKENS = 2000
 LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(12, None, None), max_aliases_rule(30)]
 
 schema = Schema(
@@ -33,7 +34,7 @@ schema = Schema(
     types=[Node, Department, User, Liaison, ApprovalItem, ApprovalDecision, DecisionPush],
     extensions=[
         lambda: AddValidationRules(LIMIT_RULES),
-        lambda: MaxTokensLimiter(max_token_count=2000),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="服务器内部错误，请稍后重试"),

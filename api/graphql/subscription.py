@@ -246,7 +246,8 @@ class Subscription:
         self, info: Info, after: str | None = strawberry.UNSET
     ) -> AsyncGenerator[DecisionPushedEvent]:
         async for event in event_stream(info.context, after, PUSHED_KINDS):
-            if value := await decision_pushed_value(fresh(info.context), event):
+            info.context.loaders = Loaders()  # nested fields read these: fresh rows for every event
+            if value := await decision_pushed_value(info.context, event):
                 yield value
 
     @strawberry.subscription(description="Every event the viewer may see, optionally of some kinds only.")
@@ -258,5 +259,6 @@ class Subscription:
     ) -> AsyncGenerator[PlatformEvent]:
         wanted = frozenset(k.value for k in kinds) if kinds else None
         async for event in event_stream(info.context, after, wanted):
-            if value := await platform_event_value(fresh(info.context), event):
+            info.context.loaders = Loaders()  # nested fields read these: fresh rows for every event
+            if value := await platform_event_value(info.context, event):
                 yield value

@@ -213,6 +213,7 @@ def day(value: str, name: str = "") -> dict[str, str]:
         ),
         ({"holidays": [day("2027-01-01"), day("2027-01-01")]}, [("DUPLICATE_DAY", "holidays.1")]),
         ({"holidays": [day("2027-01-01", "元" * 65)]}, [("TOO_LONG", "holidays.0.name")]),
+        ({"holidays": [day("2027-01-01", "元旦\u0000")]}, [("INVALID_CHARACTERS", "holidays.0.name")]),
         ({"year": 1999, "holidays": [], "makeUpWorkdays": []}, [("INVALID_YEAR", "year")]),
         (
             {"holidays": [day("2026-10-01")], "makeUpWorkdays": [day("2027-01-06")]},

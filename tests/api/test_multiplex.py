@@ -84,3 +84,16 @@ async def test_one_execution_per_event_for_subscribers_sharing_query_and_scope(l
     assert multiplexer.executions - before == 2
     for ws in [*sockets, foreign]:
         await ws.close()
+
+
+def test_the_shared_path_serves_only_operations_within_the_limits() -> None:
+    from api.multiplex import Multiplexer
+
+    multiplexer = Multiplexer()
+    assert multiplexer.plan(SUB, None) is not None
+    deep = "subscription{decisionPushed{push{" + "decision{pushes{" * 7 + "id" + "}}" * 7 + "}}}"
+    aliases = "subscription{decisionPushed{" + " ".join(f"a{i}:cursor" for i in range(40)) + "}}"
+    # Refused here, so strawberry's own path answers them, with its depth and alias errors.
+    assert multiplexer.plan(deep, None) is None
+    assert multiplexer.plan(aliases, None) is None
+    assert multiplexer.plan("query{me{id}}", None) is None

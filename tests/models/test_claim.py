@@ -39,7 +39,10 @@ async def test_claim_on_the_last_minute_is_on_time_and_a_second_later_is_late(db
     s = await setup()
     other = await f.decision(s.issuer, await f.item(s.market), now=f.at(2026, 9, 30))
     second = await DecisionPush.get(decision_id=other.id)
-    on_time = await claim_push(s.officer, s.push.id, now=f.at(2026, 10, 10, 23, 59).replace(second=59))
+    # The claim day lasts until 24:00: even the last fraction of its last second is on time.
+    on_time = await claim_push(
+        s.officer, s.push.id, now=f.at(2026, 10, 10, 23, 59).replace(second=59, microsecond=999999)
+    )
     late = await claim_push(s.officer, second.id, now=f.at(2026, 10, 11, 0, 0))
     assert (on_time.claimed_late, late.claimed_late) == (False, True)
     assert (late.status, late.claimed_by_id, late.claimed_at) == (
