@@ -107,6 +107,7 @@ class DecisionPush(Model):
 
     class Meta:
         table = "decision_push"
+        # Also unique (decision_id, department_id): migration 0004 (an index, so SQLite needs no rebuild).
         # (department_id, claim_deadline, id) serves every inbox page in order, at any depth;
         # decision_id serves a decision's pushes (loaders, visibility).
         indexes = (

@@ -118,3 +118,17 @@ async def test_inbox_overdue_means_pending_after_the_deadline(db: str) -> None:
     assert await ids() == [pending_late.id, claimed.id, returned.id, in_time.id]
     with pytest.raises(ValueError):
         inbox(s.officer, overdue=True)
+
+
+async def test_the_database_keeps_one_push_per_decision_and_department(db: str) -> None:
+    """Two re-routes racing to one department: the unique index lets only one push exist."""
+    from tortoise.exceptions import IntegrityError
+
+    from models.calendar import current_calendar
+    from models.issuance import create_push
+
+    s = await setup()
+    decision = await s.push.decision
+    with pytest.raises(IntegrityError):
+        await create_push(decision, s.market.id, now=f.at(2026, 10, 1), calendar=await current_calendar())
+    assert await DecisionPush.filter(decision_id=decision.id, department_id=s.market.id).count() == 1

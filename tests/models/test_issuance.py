@@ -215,9 +215,10 @@ async def test_several_errors_with_an_unknown_item_are_raised_together(db: str) 
 async def test_claim_deadline_is_the_end_of_the_third_working_day(
     db: str, pushed_at: datetime, due_on: date, provisional: bool
 ) -> None:
-    officer, item, (market, _) = await setup()
+    officer, item, _ = await setup()
     decision, _ = await issue_decision(officer, data(item.id, approved_on=date(2026, 1, 1)), now=f.at(2026, 1, 5))
-    push = await create_push(decision, market.id, now=pushed_at, calendar=await current_calendar())
+    elsewhere = await f.department()  # a decision has one push per department
+    push = await create_push(decision, elsewhere.id, now=pushed_at, calendar=await current_calendar())
     stored = await DecisionPush.get(id=push.id)
     assert (stored.claim_due_on, stored.claim_deadline, stored.deadline_provisional) == (
         due_on,
