@@ -12,6 +12,7 @@ from tortoise.models import Model
 
 from models.enums import AdminLevel, DepartmentKind, Role
 from models.errors import DomainError, Duplicate, Forbidden, InvalidInput, NotFound, raise_all
+from models.event import EventKind, record_event
 
 # \Z, not $: "$" also matches before a trailing newline, which would let "370800\n" through.
 # re.ASCII: \d would otherwise accept full-width and other Unicode digits.
@@ -252,6 +253,7 @@ async def set_user_active(actor: User, user_id: int, *, active: bool) -> User:
     user.is_active = active
     user.token_version += 1
     await user.save(update_fields=["is_active", "token_version", "updated_at"])
+    await access_changed(user)
     return user
 
 
@@ -316,6 +318,7 @@ async def _drop_liaison_role(user_id: int) -> None:
         user.roles = [r for r in user.roles if r != Role.LIAISON.value]
         user.token_version += 1
         await user.save(update_fields=["roles", "token_version", "updated_at"])
+        await access_changed(user)
 
 
 async def authenticate(username: str, password: str) -> User | None:
@@ -332,3 +335,14 @@ async def authenticate(username: str, password: str) -> User | None:
 
 
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+async def access_changed(user: User) -> None:
+    """Rule 5: a user whose access changed has their open subscriptions ended at once."""
+    await record_event(
+        EventKind.ACCESS_CHANGED,
+        subject_type="User",
+        subject_id=user.id,
+        departments=[user.department_id],
+        payload={"userId": user.id},
+    )

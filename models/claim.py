@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from models.account import Department, LiaisonAppointment, User, check_length
+from models.account import Department, User, check_length
 from models.calendar import SHANGHAI, current_calendar, deadline_at, local_date, publish_year
 from models.decision import CLAIM_WORKING_DAYS, Decision, DecisionPush, is_past, past_cutoff
 from models.enums import DepartmentKind, PushStatus, Role
@@ -106,10 +106,6 @@ async def reroute_push(actor: User, push_id: int, department_id: int, *, now: da
     return await create_push(
         decision, department_id, now=now, calendar=await current_calendar(), rerouted_from_id=push.id
     )
-
-
-async def liaison_departments(department_id: int) -> bool:
-    return await LiaisonAppointment.filter(department_id=department_id, ended_at=None).exists()
 
 
 def reminder_moment(calendar: WorkCalendar, due_on: date) -> datetime:

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from tortoise import connections, fields
+from tortoise import fields
 from tortoise.models import Model
 
 from models.db import write_transaction
@@ -172,10 +172,6 @@ async def unpublished(limit: int = 500) -> list[SequencedEvent]:
 async def mark_published(seqs: list[int], now: datetime) -> None:
     if seqs:
         await Event.filter(seq__in=seqs, published_at=None).update(published_at=now)
-
-
-def database_dialect() -> str:
-    return str(connections.get("default").capabilities.dialect)
 
 
 async def load_for_department(department_id: int, after: int, upto: int, limit: int = 500) -> list[SequencedEvent]:

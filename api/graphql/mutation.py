@@ -22,13 +22,12 @@ from api.graphql.inputs import (
 )
 from api.graphql.query import CalendarYearView, _year_view
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
-from models import account, catalogue, claim, issuance
+from models import account, catalogue, claim, issuance, personal_data
 from models.audit import record_audit
 from models.calendar import current_calendar
 from models.db import write_transaction
 from models.enums import Channel, Role
-from models.errors import DomainError, InvalidInput, NotFound
-from models.visibility import can_see_decision
+from models.errors import DomainError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -214,7 +213,6 @@ class Mutation:
 
         async def work() -> account.User:
             user = await account.set_user_active(actor, _pk(id, "User", "id"), active=active)
-            await account_changed(user)
             return user
 
         row, errors = await attempt(lambda: run(info, work, audit={"user": str(id), "active": active}))
@@ -243,7 +241,6 @@ class Mutation:
 
         async def work() -> account.LiaisonAppointment:
             term = await account.end_liaison(actor, _pk(id, "Liaison", "id"), now=info.context.now())
-            await account_changed(await account.User.get(id=term.user_id))
             return term
 
         row, errors = await attempt(lambda: run(info, work))
@@ -361,36 +358,9 @@ class Mutation:
         actor = info.context.require_role(Role.ADMIN, Role.LIAISON, Role.OFFICER)
 
         async def work() -> CounterpartyReveal:
-            from models.decision import Decision
-
             pk = _pk(decision_id, "ApprovalDecision", "decisionId")
-            row = await Decision.get_or_none(id=pk)
-            if row is None or not await can_see_decision(actor, row):
-                raise NotFound("审批决定不存在", field="decisionId", code="DECISION_NOT_FOUND")
-            if not (row.id_number or row.phone):
-                raise InvalidInput("该相对人没有可查看的个人信息", field="decisionId", code="NOTHING_TO_REVEAL")
-            await record_audit(
-                "reveal_counterparty",
-                actor_id=actor.id,
-                department_id=actor.department_id,
-                object_type="Decision",
-                object_id=row.id,
-                address=info.context.address,
-            )
-            return CounterpartyReveal(id_number=row.id_number, phone=row.phone)
+            shown = await personal_data.reveal_counterparty(actor, pk, address=info.context.address)
+            return CounterpartyReveal(id_number=shown.id_number, phone=shown.phone)
 
         reveal, errors = await attempt(lambda: run(info, work, audited=False))
         return RevealPayload(counterparty=reveal, errors=errors)
-
-
-async def account_changed(user: account.User) -> None:
-    """Rule 5: open subscriptions of a user whose access changed end at once."""
-    from models.event import EventKind, record_event
-
-    await record_event(
-        EventKind.ACCESS_CHANGED,
-        subject_type="User",
-        subject_id=user.id,
-        departments=[user.department_id],
-        payload={"userId": user.id},
-    )

@@ -131,7 +131,7 @@ class Query:
             wrap=lambda r: ApprovalItem(row=r),
         )
 
-    @strawberry.field(description="Decisions the viewer's department issued or received, newest first.")
+    @strawberry.field(description="Decisions the viewer's department issued or received, oldest first.")
     async def decisions(
         self, info: Info, first: int | None = strawberry.UNSET, after: str | None = strawberry.UNSET
     ) -> Connection[ApprovalDecision]:

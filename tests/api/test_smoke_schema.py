@@ -20,8 +20,7 @@ async def test_login_me_issue_inbox_claim(gql: Gql) -> None:
     assert login["data"]["login"]["user"] == {"username": "issuer1"}
     assert login["data"]["login"]["token"]
 
-    decision = await f.decision(issuer, item, now=f.at(2026, 9, 30))
-    assert decision.document_number
+    await f.decision(issuer, item, now=f.at(2026, 9, 30), number="济审批〔2026〕1号")
 
     box = await gql("{inbox{totalCount edges{node{id status claimDueOn}}}}", user=receiver, now=f.at(2026, 10, 1))
     assert box["errors"] == []
@@ -29,3 +28,14 @@ async def test_login_me_issue_inbox_claim(gql: Gql) -> None:
     assert box["data"]["inbox"]["totalCount"] == 1
     assert edges[0]["node"]["status"] == "PENDING"
     assert edges[0]["node"]["claimDueOn"] == "2026-10-10"
+
+    claim = await gql(
+        "mutation($id:ID!){claimPush(id:$id){push{status claimedBy{displayName}} errors{code}}}",
+        {"id": edges[0]["node"]["id"]},
+        user=receiver,
+        now=f.at(2026, 10, 9, 16),
+    )
+    assert claim["data"]["claimPush"] == {
+        "push": {"status": "CLAIMED", "claimedBy": {"displayName": receiver.display_name}},
+        "errors": [],
+    }
