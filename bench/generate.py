@@ -35,6 +35,8 @@ import asyncpg
 
 from models.account import hash_password
 from models.calendar import SHANGHAI, deadline_at
+from models.demo import COUNTIES
+from models.demo import SUPERVISION as DEMO_SUPERVISION
 from models.enums import CounterpartyKind
 from models.identifiers import make_citizen_id, make_credit_code
 from models.issuance import CounterpartyInput, DecisionInput, fingerprint
@@ -64,41 +66,10 @@ CITIES = [
     ("371600", "滨州市", 7),
     ("371700", "菏泽市", 9),
 ]
-JINING_COUNTIES = [
-    ("370811", "任城区"),
-    ("370812", "兖州区"),
-    ("370826", "微山县"),
-    ("370827", "鱼台县"),
-    ("370828", "金乡县"),
-    ("370829", "嘉祥县"),
-    ("370830", "汶上县"),
-    ("370831", "泗水县"),
-    ("370832", "梁山县"),
-    ("370881", "曲阜市"),
-    ("370883", "邹城市"),
-]
+JINING_COUNTIES = COUNTIES  # the demo data set's real divisions
 APPROVAL = ("SP", "行政审批服务局")
-SUPERVISION = [
-    ("SCJG", "市场监督管理局"),
-    ("ZJ", "住房和城乡建设局"),
-    ("YJ", "应急管理局"),
-    ("WJ", "卫生健康委员会"),
-    ("SHJ", "生态环境局"),
-    ("JT", "交通运输局"),
-    ("ZRZY", "自然资源和规划局"),
-    ("WL", "文化和旅游局"),
-    ("JY", "教育局"),
-    ("NY", "农业农村局"),
-    ("SW", "商务局"),
-    ("SWJ", "水务局"),
-    ("RS", "人力资源和社会保障局"),
-    ("MZ", "民政局"),
-    ("CG", "城市管理局"),
-    ("GA", "公安局"),
-    ("XF", "消防救援大队"),
-    ("LY", "林业局"),
-    ("TY", "体育局"),
-]
+# The demo data set's fifteen, plus four more a province has.
+SUPERVISION = [*DEMO_SUPERVISION, ("GA", "公安局"), ("XF", "消防救援大队"), ("LY", "林业局"), ("TY", "体育局")]
 ITEM_NAMES = [
     ("食品经营许可", "SCJG"),
     ("食品生产许可", "SCJG"),
