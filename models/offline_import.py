@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tortoise.exceptions import BaseORMException
-from tortoise.transactions import in_transaction
 from tqdm import tqdm
 
 from models.account import Department, User
 from models.audit import record_audit
 from models.calendar import SHANGHAI, local_date
 from models.catalogue import ApprovalItem, route_decision
+from models.db import write_transaction
 from models.decision import Decision
 from models.enums import Channel, CounterpartyKind
 from models.errors import DomainError, ValidationErrors
@@ -438,7 +438,7 @@ async def _issue_all(
     imported = skipped = 0
     late: list[RowError] = []
     try:
-        async with in_transaction():
+        async with write_transaction():
             for row in _bar(rows, "导入", progress):
                 try:
                     _, created = await issue_decision(actor, row.data, now=now)
