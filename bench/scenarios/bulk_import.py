@@ -23,6 +23,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from bench.context import Context
+from bench.generate import DECISION_COLUMNS
 from bench.scenarios.issuance import _three_supervisor_item
 from bench.stats import Result, skipped
 from models.calendar import SHANGHAI, deadline_at, local_date
@@ -188,30 +189,6 @@ async def _baseline(db_url: str, path: Path, issuer: dict[str, Any], now: dateti
     finally:
         await conn.close()
     return len(decisions), time.perf_counter() - t0
-
-
-DECISION_COLUMNS = [
-    "id",
-    "issuer_id",
-    "item_id",
-    "document_number",
-    "content",
-    "approved_on",
-    "valid_from",
-    "valid_until",
-    "channel",
-    "status",
-    "counterparty_name",
-    "counterparty_kind",
-    "id_number",
-    "credit_code",
-    "contact_name",
-    "phone",
-    "address",
-    "content_hash",
-    "created_by_id",
-    "created_at",
-]
 
 
 def _decision_tuple(data: DecisionInput, issuer: dict[str, Any], now: datetime) -> tuple[Any, ...]:
