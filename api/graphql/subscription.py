@@ -147,8 +147,8 @@ async def _next(context: Context, sub: Subscriber) -> SequencedEvent:
         if sub.ended:
             close, message, code = END_REASONS.get(sub.ended, (None, "订阅已结束", "FORBIDDEN"))
             await _end(context, close, message, code)
-        if not sub.queue.empty():
-            return sub.queue.get_nowait()
+        if sub.queue:
+            return sub.queue.popleft()
         sub.wake.clear()
         remaining = (context.token_expires or time.time() + 3600) - time.time()
         if remaining <= 0:

@@ -283,7 +283,7 @@ async def test_after_redis_loses_its_stream_the_hub_reads_the_new_one_from_its_s
         await sequence_pending(now)
         [first] = await unpublished()
         await before.xadd(STREAM, stream_fields(first), id="9999999999999-0")  # far above any id to come
-        await until(lambda: sub.queue.qsize() == 1, "the first event through the stream")
+        await until(lambda: len(sub.queue) == 1, "the first event through the stream")
 
         assert own_redis.process is not None
         own_redis.process.kill()
@@ -297,8 +297,8 @@ async def test_after_redis_loses_its_stream_the_hub_reads_the_new_one_from_its_s
             assert await flush_outbox(after, None, now) == 2  # the first one again (never marked), and the new one
         finally:
             await after.aclose()
-        await until(lambda: sub.queue.qsize() == 2, "the second event through the new stream")
-        assert [sub.queue.get_nowait().seq for _ in range(2)] == [1, 2]
+        await until(lambda: len(sub.queue) == 2, "the second event through the new stream")
+        assert [sub.queue.popleft().seq for _ in range(2)] == [1, 2]
     finally:
         await hub.stop()
         await hub.redis.aclose()
