@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,8 +24,11 @@ from api.graphql.schema import schema
 from api.graphql.subscription import close_socket_at_expiry
 from api.multiplex import MultiplexingHandler
 from api.services import Services
-from models.db import close_database, open_database
+from models.calendar import SHANGHAI
+from models.db import close_database, open_database, orm_config, pending_migrations
+from models.event import publish_lag
 from models.settings import Settings, load_settings
+from workers.redis import worker_heartbeat_fresh
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -60,7 +64,34 @@ class GraphQLApp(GraphQL[Context, None]):
 
 
 async def healthz(request: Request) -> JSONResponse:
+    """The process is alive."""
     return JSONResponse({"status": "ok"})
+
+
+MAX_PUBLISH_LAG_SECONDS = 60.0
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Ready to serve: database reachable and migrated, Redis reachable, a worker alive, events flowing."""
+    services: Services = request.app.state.services
+    checks: dict[str, str] = {}
+    try:
+        missing = await pending_migrations(orm_config(services.settings.database_url))
+        checks["database"] = f"{len(missing)} 个迁移未执行" if missing else "ok"
+        lag = await publish_lag(datetime.now(SHANGHAI))
+        checks["events"] = f"最早未发布事件已等待 {lag:.0f} 秒" if lag > MAX_PUBLISH_LAG_SECONDS else "ok"
+    except Exception as error:  # reported, not raised: this endpoint exists to say what is wrong
+        checks["database"] = f"不可用：{type(error).__name__}"
+    try:
+        await services.redis.ping()
+        checks["redis"] = "ok"
+        checks["worker"] = "ok" if await worker_heartbeat_fresh(services.redis) else "没有存活的工作进程心跳"
+    except Exception as error:
+        checks["redis"] = f"不可用：{type(error).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+    )
 
 
 def create_app(
@@ -92,6 +123,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
         ],
         lifespan=lifespan,
     )

@@ -187,3 +187,9 @@ async def load_for_department(department_id: int, after: int, upto: int, limit: 
 async def first_retained_sequence() -> int:
     """The oldest cursor still stored; a client resuming from before it must resync."""
     return await _edge_sequence("seq")
+
+
+async def publish_lag(now: datetime) -> float:
+    """Seconds the oldest committed but unpublished event has waited (0 when none waits)."""
+    oldest = await Event.filter(published_at=None).order_by("id").first()
+    return max(0.0, (now - oldest.created_at).total_seconds()) if oldest else 0.0

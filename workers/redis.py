@@ -96,3 +96,10 @@ class EmbeddedRedis:
 
 JobQueue = ArqRedis
 """The job queue handle the API holds to enqueue wake-ups (arq stays behind workers/)."""
+
+
+async def worker_heartbeat_fresh(redis: aioredis.Redis) -> bool:
+    """A worker recorded its health check within its interval (arq keeps the key that long)."""
+    from arq.constants import default_queue_name, health_check_key_suffix
+
+    return bool(await redis.exists(default_queue_name + health_check_key_suffix))
