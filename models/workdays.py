@@ -21,6 +21,17 @@ class ExceptionDay:
     name: str = ""
 
 
+@dataclass(frozen=True)
+class YearSummary:
+    """One year as deadlines see it: the days off that would otherwise be worked, and the make-up days."""
+
+    year: int
+    official: bool
+    holidays: list[date]
+    make_up_workdays: list[date]
+    working_day_count: int
+
+
 class WorkCalendar:
     """Working days 2000-2100: weekends off unless an exception says otherwise (domain.md, 工作日)."""
 
@@ -81,6 +92,17 @@ class WorkCalendar:
         if index == 0:
             raise ValueError(f"no working day before {day} in this calendar")
         return date.fromordinal(self._ordinals[index - 1])
+
+    def year_summary(self, year: int) -> YearSummary:
+        """A year of the calendar: weekday holidays, make-up weekend workdays, and how many days are worked."""
+        days = [e for e in self.exceptions if e.day.year == year]
+        return YearSummary(
+            year=year,
+            official=year in self.official_years,
+            holidays=sorted(e.day for e in days if not e.is_workday and e.day.weekday() < 5),
+            make_up_workdays=sorted(e.day for e in days if e.is_workday),
+            working_day_count=self.working_days_between(date(year - 1, 12, 31), date(year, 12, 31)),
+        )
 
     def is_provisional(self, start: date, end: date) -> bool:
         """Domain.md: a span touching an unpublished year may move when that year is entered."""

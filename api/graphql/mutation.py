@@ -20,7 +20,7 @@ from api.graphql.inputs import (
     IssueDecisionInput,
     PublishCalendarYearInput,
 )
-from api.graphql.query import CalendarYearView, _year_view
+from api.graphql.query import CalendarYearView, year_view
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
 from models import account, catalogue, claim, issuance, personal_data
 from models.audit import record_audit
@@ -350,7 +350,7 @@ class Mutation:
         if errors:
             return CalendarYearPayload(calendar_year=None, moved_deadlines=0, errors=errors)
         return CalendarYearPayload(
-            calendar_year=_year_view(await current_calendar(), input.year), moved_deadlines=moved or 0, errors=[]
+            calendar_year=year_view(await current_calendar(), input.year), moved_deadlines=moved or 0, errors=[]
         )
 
     @strawberry.mutation(description="Show a counterparty's full ID number and phone; the reveal is audited.")

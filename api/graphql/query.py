@@ -31,14 +31,14 @@ class CalendarYearView:
     working_day_count: int
 
 
-def _year_view(calendar: WorkCalendar, year: int) -> CalendarYearView:
-    days = [e for e in calendar.exceptions if e.day.year == year]
+def year_view(calendar: WorkCalendar, year: int) -> CalendarYearView:
+    summary = calendar.year_summary(year)
     return CalendarYearView(
-        year=year,
-        official=year in calendar.official_years,
-        holidays=sorted(e.day for e in days if not e.is_workday and e.day.weekday() < 5),
-        make_up_workdays=sorted(e.day for e in days if e.is_workday),
-        working_day_count=calendar.working_days_between(date(year - 1, 12, 31), date(year, 12, 31)),
+        year=summary.year,
+        official=summary.official,
+        holidays=summary.holidays,
+        make_up_workdays=summary.make_up_workdays,
+        working_day_count=summary.working_day_count,
     )
 
 
@@ -196,4 +196,4 @@ class Query:
         info.context.require_user()
         if not 2000 <= year <= 2100:
             raise GraphQLError("年份超出范围", extensions={"code": "BAD_USER_INPUT", "field": "year"})
-        return _year_view(await current_calendar(), year)
+        return year_view(await current_calendar(), year)

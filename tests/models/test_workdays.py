@@ -233,3 +233,20 @@ def test_datetime_is_refused(calendar: WorkCalendar) -> None:
 def test_invalid_calendar_data_raises(exceptions: list[ExceptionDay], years: list[int]) -> None:
     with pytest.raises(ValueError):
         WorkCalendar(exceptions, years)
+
+
+def test_year_summary_of_2026(calendar: WorkCalendar) -> None:
+    summary = calendar.year_summary(2026)
+    assert (summary.year, summary.official, summary.working_day_count) == (2026, True, 248)
+    assert summary.make_up_workdays == [
+        date(2026, 1, 4),
+        date(2026, 2, 14),
+        date(2026, 2, 28),
+        date(2026, 5, 9),
+        date(2026, 9, 20),
+        date(2026, 10, 10),
+    ]
+    assert date(2026, 10, 1) in summary.holidays  # National Day, a Thursday
+    assert all(d.weekday() < 5 for d in summary.holidays)  # weekend holidays cost no working day
+    provisional = calendar.year_summary(2027)
+    assert (provisional.official, provisional.holidays, provisional.make_up_workdays) == (False, [], [])
