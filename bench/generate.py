@@ -154,6 +154,34 @@ DECISION_COLUMNS = [
     "created_by_id",
     "created_at",
 ]
+
+
+def decision_record(data: DecisionInput, issuer_id: int, channel: str, created: datetime) -> tuple[Any, ...]:
+    """A decision row in DECISION_COLUMNS order, without its id (the caller numbers it)."""
+    cp = data.counterparty
+    return (
+        issuer_id,
+        data.item_id,
+        data.document_number,
+        data.content,
+        data.approved_on,
+        data.valid_from,
+        data.valid_until,
+        channel,
+        "VALID",
+        cp.name,
+        cp.kind.value,
+        cp.id_number,
+        cp.credit_code,
+        cp.contact_name,
+        cp.phone,
+        cp.address,
+        fingerprint(data),
+        issuer_id,
+        created,
+    )
+
+
 PUSH_COLUMNS = [
     "id",
     "decision_id",
@@ -393,31 +421,8 @@ class DecisionFactory:
                 valid_until=day + timedelta(days=1826),
             )
             issuer = cat.by_region_kind[(region.code, APPROVAL[0])]
-            cp = counterparty
-            decisions.append(
-                (
-                    decision_id,
-                    issuer,
-                    item_id,
-                    data.document_number,
-                    data.content,
-                    day,
-                    day,
-                    data.valid_until,
-                    "OFFLINE" if rng.random() < 0.1 else "PLATFORM",
-                    "VALID",
-                    cp.name,
-                    cp.kind.value,
-                    cp.id_number,
-                    cp.credit_code,
-                    cp.contact_name,
-                    cp.phone,
-                    cp.address,
-                    fingerprint(data),
-                    issuer,
-                    created,
-                )
-            )
+            channel = "OFFLINE" if rng.random() < 0.1 else "PLATFORM"
+            decisions.append((decision_id, *decision_record(data, issuer, channel, created)))
             due_on, deadline = self._due(day)
             for key in cat.item_kinds[item_id - 1]:
                 self.push_id += 1

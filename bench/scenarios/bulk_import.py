@@ -23,33 +23,20 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from bench.context import Context
-from bench.generate import DECISION_COLUMNS
+from bench.generate import DECISION_COLUMNS, decision_record
 from bench.scenarios.issuance import _three_supervisor_item
 from bench.stats import Result, skipped
 from models.calendar import SHANGHAI, deadline_at, local_date
 from models.enums import CounterpartyKind
 from models.event import Event
 from models.identifiers import citizen_id_is_valid, credit_code_is_valid, make_citizen_id, make_credit_code
-from models.issuance import CounterpartyInput, DecisionInput, fingerprint
+from models.issuance import CounterpartyInput, DecisionInput
+from models.offline_import import COLUMNS
 from models.workdays import WorkCalendar, package_exception_days
 from workers.dispatch import flush_outbox
 
 TARGET_RATE = 2000
-HEADER = [
-    "事项编码",
-    "文书编号",
-    "决定内容",
-    "批准日期",
-    "有效期起",
-    "有效期止",
-    "相对人名称",
-    "相对人类型",
-    "身份证号码",
-    "统一社会信用代码",
-    "联系人",
-    "联系电话",
-    "地址",
-]
+HEADER = [c.label for c in COLUMNS]  # the import's own columns, in its order
 
 
 def write_csv(path: Path, prefix: str, rows: int, item_code: str, today: date, region: str) -> None:
@@ -120,7 +107,7 @@ async def _baseline(db_url: str, path: Path, issuer: dict[str, Any], now: dateti
                         address=row["地址"] or None,
                     ),
                 )
-                decisions.append(_decision_tuple(data, issuer, now))
+                decisions.append(decision_record(data, issuer["id"], "OFFLINE", now))
         due = calendar.add_working_days(local_date(now), 3)
         async with conn.transaction():
             ids = [
@@ -189,31 +176,6 @@ async def _baseline(db_url: str, path: Path, issuer: dict[str, Any], now: dateti
     finally:
         await conn.close()
     return len(decisions), time.perf_counter() - t0
-
-
-def _decision_tuple(data: DecisionInput, issuer: dict[str, Any], now: datetime) -> tuple[Any, ...]:
-    cp = data.counterparty
-    return (
-        issuer["id"],
-        data.item_id,
-        data.document_number,
-        data.content,
-        data.approved_on,
-        data.valid_from,
-        data.valid_until,
-        "OFFLINE",
-        "VALID",
-        cp.name,
-        cp.kind.value,
-        cp.id_number,
-        cp.credit_code,
-        cp.contact_name,
-        cp.phone,
-        cp.address,
-        fingerprint(data),
-        issuer["id"],
-        now,
-    )
 
 
 async def drain(redis: aioredis.Redis, now: datetime) -> int:
