@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 
 from models.account import Department, User, check_length
@@ -17,9 +18,14 @@ HANDLER_ROLES = (Role.OFFICER, Role.LIAISON)
 REMIND_AT = time(9, 0)  # Asia/Shanghai, on the working day before the claim day
 
 
+async def _with_decision(push_id: int) -> DecisionPush | None:
+    """The push with its decision (one query): events go to the issuer too."""
+    return await DecisionPush.filter(id=push_id).select_related("decision").first()
+
+
 async def _receiving_push(actor: User, push_id: int) -> DecisionPush:
     """The push, if it is addressed to the actor's department and the actor handles pushes."""
-    push = await DecisionPush.get_or_none(id=push_id)
+    push = await _with_decision(push_id)
     if push is None or push.department_id != actor.department_id:
         raise NotFound("推送记录不存在", field="id", code="PUSH_NOT_FOUND")
     if not actor.has_role(*HANDLER_ROLES):
@@ -33,23 +39,21 @@ def _not_pending(push: DecisionPush) -> Exception:
     return InvalidInput("该推送已退回，不能再操作", field="id", code="ALREADY_RETURNED")
 
 
-async def _issuer_of(push: DecisionPush) -> int:
-    return (await Decision.get(id=push.decision_id)).issuer_id
-
-
 async def _settle(
     push: DecisionPush, to: PushStatus, kind: EventKind, detail: dict[str, object], **changes: object
 ) -> DecisionPush:
     """Move a pending push to CLAIMED or RETURNED once (a conditional update), and record the event."""
-    updated = await DecisionPush.filter(id=push.id, status=PushStatus.PENDING).update(status=to, **changes)
-    await push.refresh_from_db()
-    if not updated:
+    if not await DecisionPush.filter(id=push.id, status=PushStatus.PENDING).update(status=to, **changes):
+        await push.refresh_from_db()
         raise _not_pending(push)
+    push.status = to
+    for name, value in changes.items():
+        setattr(push, name, value)
     await record_event(
         kind,
         subject_type="DecisionPush",
         subject_id=push.id,
-        departments=[await _issuer_of(push), push.department_id],
+        departments=[push.decision.issuer_id, push.department_id],
         payload={"pushId": push.id, "decisionId": push.decision_id, **detail},
     )
     return push
@@ -113,47 +117,58 @@ def reminder_moment(calendar: WorkCalendar, due_on: date) -> datetime:
     return datetime.combine(calendar.previous_workday(due_on), REMIND_AT, SHANGHAI)
 
 
-async def remind_push(push_id: int, *, now: datetime) -> bool:
-    """Art. 20: at 09:00 of the working day before the claim day, remind the receiving department once."""
-    push = await DecisionPush.get_or_none(id=push_id)
-    if push is None or push.status is not PushStatus.PENDING or push.reminded_at is not None:
+async def _mark_once(
+    push_id: int,
+    now: datetime,
+    *,
+    column: str,
+    kind: EventKind,
+    is_due: Callable[[DecisionPush], Awaitable[bool]],
+    tell_issuer: bool,
+) -> bool:
+    """Record a reminder or an overdue mark on a pending push exactly once, with its event.
+
+    Re-checked against the row, not the job: a wake-up for a deadline that has since moved does nothing.
+    The conditional update is the once-only guard: concurrent runs and a claim racing in both lose there.
+    """
+    push = await _with_decision(push_id)
+    if push is None or push.status is not PushStatus.PENDING or getattr(push, column) is not None:
         return False
-    calendar = await current_calendar()
-    # Re-checked against the row, not the job: a wake-up scheduled for a deadline that has since moved
-    # must not remind early for the new one.
-    if now < reminder_moment(calendar, push.claim_due_on) or is_past(push.claim_deadline, now):
+    if not await is_due(push):
         return False
-    # The conditional update is the once-only guard: concurrent runs and a claim racing in both lose here.
-    if not await DecisionPush.filter(id=push.id, reminded_at=None, status=PushStatus.PENDING).update(reminded_at=now):
+    if not await DecisionPush.filter(id=push.id, status=PushStatus.PENDING, **{column: None}).update(**{column: now}):
         return False
     await record_event(
-        EventKind.PUSH_REMINDER,
+        kind,
         subject_type="DecisionPush",
         subject_id=push.id,
-        departments=[push.department_id],
+        departments=[push.decision.issuer_id, push.department_id] if tell_issuer else [push.department_id],
         payload={"pushId": push.id, "decisionId": push.decision_id, "dueOn": push.claim_due_on.isoformat()},
     )
     return True
+
+
+async def remind_push(push_id: int, *, now: datetime) -> bool:
+    """Art. 20: at 09:00 of the working day before the claim day, remind the receiving department once."""
+
+    async def is_due(push: DecisionPush) -> bool:
+        moment = reminder_moment(await current_calendar(), push.claim_due_on)
+        return moment <= now and not is_past(push.claim_deadline, now)
+
+    return await _mark_once(
+        push_id, now, column="reminded_at", kind=EventKind.PUSH_REMINDER, is_due=is_due, tell_issuer=False
+    )
 
 
 async def mark_overdue(push_id: int, *, now: datetime) -> bool:
     """Art. 20: after the claim deadline an unclaimed push is recorded overdue once; receiver and issuer are told."""
-    push = await DecisionPush.get_or_none(id=push_id)
-    if push is None or push.status is not PushStatus.PENDING or push.overdue_at is not None:
-        return False
-    if not is_past(push.claim_deadline, now):
-        return False
-    if not await DecisionPush.filter(id=push.id, overdue_at=None, status=PushStatus.PENDING).update(overdue_at=now):
-        return False
-    await record_event(
-        EventKind.PUSH_OVERDUE,
-        subject_type="DecisionPush",
-        subject_id=push.id,
-        departments=[await _issuer_of(push), push.department_id],
-        payload={"pushId": push.id, "decisionId": push.decision_id, "dueOn": push.claim_due_on.isoformat()},
-        roles=[],
+
+    async def is_due(push: DecisionPush) -> bool:
+        return is_past(push.claim_deadline, now)
+
+    return await _mark_once(
+        push_id, now, column="overdue_at", kind=EventKind.PUSH_OVERDUE, is_due=is_due, tell_issuer=True
     )
-    return True
 
 
 async def due_for_sweep(now: datetime, limit: int = 500) -> tuple[list[int], list[int]]:
