@@ -163,12 +163,27 @@ async def issue_decision(actor: User, data: DecisionInput, *, now: datetime) -> 
             field="documentNumber",
             code="DUPLICATE_DOCUMENT_NUMBER",
         )
-    departments = await route_decision(item, issuer)
-    decision = await _create_decision(actor, issuer, cleaned, digest)
-    calendar = await current_calendar()
-    for department in departments:
-        await create_push(decision, department.id, now=now, calendar=calendar)
-    return decision, True
+    departments = [d.id for d in await route_decision(item, issuer)]
+    return await record_decision(actor, issuer, cleaned, departments, now=now, calendar=await current_calendar()), True
+
+
+async def record_decision(
+    actor: User,
+    issuer: Department,
+    data: DecisionInput,
+    department_ids: list[int],
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> Decision:
+    """Art. 18: write a checked decision and its pushes (one per routed department) with their events.
+
+    The caller has validated `data`, resolved its routing and ruled out its document number.
+    """
+    decision = await _create_decision(actor, issuer, data, fingerprint(data))
+    for department_id in department_ids:
+        await create_push(decision, department_id, now=now, calendar=calendar)
+    return decision
 
 
 async def _create_decision(actor: User, issuer: Department, data: DecisionInput, digest: str) -> Decision:

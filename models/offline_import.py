@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from models.account import Department, User
 from models.audit import record_audit
-from models.calendar import SHANGHAI, local_date
+from models.calendar import SHANGHAI, current_calendar, local_date
 from models.catalogue import ApprovalItem, route_decision
 from models.db import write_transaction
 from models.decision import Decision
@@ -35,7 +35,7 @@ from models.issuance import (
     DecisionInput,
     check_issuer,
     fingerprint,
-    issue_decision,
+    record_decision,
     validate_decision,
 )
 
@@ -348,6 +348,7 @@ class _Catalogue:
     def __init__(self, issuer: Department) -> None:
         self.issuer = issuer
         self.found: dict[str, ApprovalItem | DomainError] = {}
+        self.routes: dict[int, list[int]] = {}  # item id -> supervising department ids (Art. 23)
 
     async def resolve(self, row: _Row) -> None:
         if not row.item_code:
@@ -364,8 +365,8 @@ class _Catalogue:
         item = await ApprovalItem.get_or_none(code=code)
         if item is None or not item.is_active:
             return DomainError(f"事项编码 {code} 不存在或已停用", code="ITEM_NOT_FOUND")
-        try:
-            await route_decision(item, self.issuer)  # Art. 23: no decision without a supervisor
+        try:  # Art. 23: no decision without a supervisor
+            self.routes[item.id] = [d.id for d in await route_decision(item, self.issuer)]
         except DomainError as error:
             return error
         return item
@@ -432,31 +433,40 @@ def _bar(items: list[T], what: str, progress: bool) -> Iterable[T]:
 
 
 async def _issue_all(
-    actor: User, rows: list[_Row], report: ImportReport, *, source: str, now: datetime, progress: bool
+    actor: User,
+    catalogue: _Catalogue,
+    rows: list[_Row],
+    report: ImportReport,
+    *,
+    source: str,
+    now: datetime,
+    progress: bool,
 ) -> None:
-    """All good rows in one transaction: either every one is issued with its pushes and events, or none."""
-    imported = skipped = 0
-    late: list[RowError] = []
+    """All good rows in one transaction: either every one is issued with its pushes and events, or none.
+
+    The rows were checked, routed and ruled out as existing already; only the writes happen here. A number
+    another writer took in the meantime breaks the unique key and rolls the whole batch back.
+    """
     try:
         async with write_transaction():
+            calendar = await current_calendar()
             for row in _bar(rows, "导入", progress):
-                try:
-                    _, created = await issue_decision(actor, row.data, now=now)
-                except DomainError as error:  # only if the catalogue changed since the check; nothing written
-                    late += row_errors(row.line, error)
-                    continue
-                imported += created
-                skipped += not created
-            detail = {"file": source, "imported": imported, "skippedExisting": skipped, "channel": "OFFLINE"}
+                await record_decision(
+                    actor, catalogue.issuer, row.data, catalogue.routes[row.data.item_id], now=now, calendar=calendar
+                )
+            detail = {
+                "file": source,
+                "imported": len(rows),
+                "skippedExisting": report.skipped_existing,
+                "channel": "OFFLINE",
+            }
             await record_audit(
                 "importDecisions", actor_id=actor.id, department_id=actor.department_id, address="cli", detail=detail
             )
     except BaseORMException as error:
         report.errors.append(RowError(0, "", "IMPORT_FAILED", f"写入数据库失败，本次导入已全部回滚：{error}"))
         return
-    report.imported += imported
-    report.skipped_existing += skipped
-    report.errors += late
+    report.imported += len(rows)
 
 
 async def import_file(path: Path, *, username: str, progress: bool = True, now: datetime | None = None) -> ImportReport:
@@ -481,7 +491,7 @@ async def import_file(path: Path, *, username: str, progress: bool = True, now: 
     _flag_repeats(rows)
     good = await _split_existing([r for r in rows if not r.errors], issuer.id, report)
     if good:
-        await _issue_all(actor, good, report, source=path.name, now=now, progress=progress)
+        await _issue_all(actor, catalogue, good, report, source=path.name, now=now, progress=progress)
     report.errors = sorted(
         [e for r in rows for e in r.errors] + report.errors, key=lambda e: (e.line, _ORDER.get(e.field, 99))
     )
