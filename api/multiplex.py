@@ -31,7 +31,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
 from api.context import Context
-from api.graphql.schema import LIMIT_RULES, MAX_TOKENS, schema
+from api.graphql.schema import LIMIT_RULES, MASKED_MESSAGE, MAX_TOKENS, is_unexpected, schema
 from api.graphql.subscription import (
     PUSHED_KINDS,
     decision_pushed_value,
@@ -43,7 +43,6 @@ from models.event import SequencedEvent
 
 FRAME_CACHE_SIZE = 4096
 PLAN_CACHE_SIZE = 256
-MASKED = "服务器内部错误，请稍后重试"
 ValueOf = Callable[[Context, SequencedEvent], Awaitable[Any]]
 VALUES: dict[str, ValueOf] = {"decisionPushed": decision_pushed_value, "events": platform_event_value}
 
@@ -141,8 +140,8 @@ def _payload_json(result: Any) -> str | None:
 
 def _formatted(error: GraphQLError) -> dict[str, Any]:
     """Resolver crashes are masked as everywhere else; expected errors stay readable."""
-    if error.original_error is not None and not isinstance(error.original_error, GraphQLError):
-        return dict(GraphQLError(MASKED, nodes=error.nodes, path=error.path).formatted)
+    if is_unexpected(error):
+        return dict(GraphQLError(MASKED_MESSAGE, nodes=error.nodes, path=error.path).formatted)
     return dict(error.formatted)
 
 

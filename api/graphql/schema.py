@@ -16,8 +16,10 @@ from api.graphql.query import Query
 from api.graphql.subscription import Subscription
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
 
+MASKED_MESSAGE = "服务器内部错误，请稍后重试"
 
-def _is_unexpected(error: GraphQLError) -> bool:
+
+def is_unexpected(error: GraphQLError) -> bool:
     """Mask resolver crashes only; validation, auth and limit errors stay readable."""
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
@@ -37,7 +39,7 @@ schema = Schema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
-        lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="服务器内部错误，请稍后重试"),
+        lambda: MaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
     ],
     config=StrawberryConfig(auto_camel_case=True),
 )
