@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise import fields
@@ -61,6 +61,25 @@ _cache: tuple[int, WorkCalendar] | None = None
 def deadline_at(due_on: date) -> datetime:
     """The end (23:59:59 Asia/Shanghai) of the day a deadline falls on."""
     return datetime.combine(due_on, END_OF_DAY, SHANGHAI)
+
+
+REMIND_AT = time(9, 0)  # Asia/Shanghai, on the working day before a deadline's day
+
+
+def reminder_moment(calendar: WorkCalendar, due_on: date) -> datetime:
+    """Reminders (Art. 20 and every other working-day deadline): 09:00 of the last working day before the due day."""
+    return datetime.combine(calendar.previous_workday(due_on), REMIND_AT, SHANGHAI)
+
+
+def reminders_due_through(calendar: WorkCalendar, now: datetime) -> date:
+    """The latest due day whose reminder moment has passed at `now` (for one indexed range query).
+
+    A reminder is due once previous_workday(due_on) <= the last day whose 09:00 has passed, which
+    holds exactly when due_on <= the first working day after that day.
+    """
+    local = now.astimezone(SHANGHAI)
+    last = local.date() if local.time() >= REMIND_AT else local.date() - timedelta(days=1)
+    return calendar.add_working_days(last, 1)
 
 
 def local_date(moment: datetime) -> date:

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from models.account import Department, User, check_length
-from models.calendar import SHANGHAI, current_calendar, deadline_at, local_date, publish_year
+from models.calendar import (
+    current_calendar,
+    deadline_at,
+    local_date,
+    publish_year,
+    reminder_moment,
+    reminders_due_through,
+)
 from models.decision import CLAIM_WORKING_DAYS, Decision, DecisionPush, is_past, past_cutoff
 from models.enums import DepartmentKind, PushStatus, Role
 from models.errors import Forbidden, InvalidInput, NotFound, PushAlreadyClaimed
 from models.event import EventKind, record_event
 from models.issuance import create_push
-from models.workdays import WorkCalendar
+from models.obligation import recompute_open_obligations
 
 HANDLER_ROLES = (Role.OFFICER, Role.LIAISON)
-REMIND_AT = time(9, 0)  # Asia/Shanghai, on the working day before the claim day
 
 
 async def _with_decision(push_id: int) -> DecisionPush | None:
@@ -112,11 +118,6 @@ async def reroute_push(actor: User, push_id: int, department_id: int, *, now: da
     )
 
 
-def reminder_moment(calendar: WorkCalendar, due_on: date) -> datetime:
-    """Art. 20 reminder: 09:00 Asia/Shanghai of the last working day before the claim day."""
-    return datetime.combine(calendar.previous_workday(due_on), REMIND_AT, SHANGHAI)
-
-
 async def _mark_once(
     push_id: int,
     now: datetime,
@@ -179,16 +180,12 @@ async def due_for_sweep(now: datetime, limit: int = 500) -> tuple[list[int], lis
         .limit(limit)
         .values_list("id", flat=True)
     )
-    calendar = await current_calendar()
-    local = now.astimezone(SHANGHAI)
-    # The last day whose 09:00 has passed. A reminder is due once previous_workday(claim_due_on) <= that day,
-    # which holds exactly when claim_due_on <= the first working day after it: one indexed range, no scan.
-    last = local.date() if local.time() >= REMIND_AT else local.date() - timedelta(days=1)
+    through = reminders_due_through(await current_calendar(), now)
     remind = (
         await DecisionPush.filter(
             status=PushStatus.PENDING,
             reminded_at=None,
-            claim_due_on__lte=calendar.add_working_days(last, 1),
+            claim_due_on__lte=through,
             claim_deadline__gt=past_cutoff(now),
         )
         .order_by("claim_deadline", "id")
@@ -243,7 +240,8 @@ async def publish_calendar_year(
     if not actor.is_admin:
         raise Forbidden("只有平台管理员可以发布工作日历", field=None)
     await publish_year(year, holidays, workdays)
-    moved = await recompute_open_deadlines(date(year - 1, 12, 1), now)
+    since = date(year - 1, 12, 1)
+    moved = await recompute_open_deadlines(since, now) + await recompute_open_obligations(since, now)
     departments = await Department.all().values_list("id", flat=True)
     await record_event(
         EventKind.CALENDAR_CHANGED,

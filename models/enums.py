@@ -66,3 +66,9 @@ class CalendarYearStatus(StrEnum):
 class CalendarSource(StrEnum):
     PACKAGE = "PACKAGE"
     ADMIN = "ADMIN"
+
+
+class ObligationStatus(StrEnum):
+    OPEN = "OPEN"
+    DONE = "DONE"
+    CANCELLED = "CANCELLED"

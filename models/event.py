@@ -30,6 +30,8 @@ class EventKind(StrEnum):
     CALENDAR_CHANGED = "CALENDAR_CHANGED"
     DEADLINE_MOVED = "DEADLINE_MOVED"
     ACCESS_CHANGED = "ACCESS_CHANGED"
+    OBLIGATION_REMINDER = "OBLIGATION_REMINDER"
+    OBLIGATION_OVERDUE = "OBLIGATION_OVERDUE"
 
 
 class Event(Model):
@@ -37,7 +39,7 @@ class Event(Model):
 
     id = fields.BigIntField(primary_key=True)
     seq = fields.BigIntField(null=True, unique=True)
-    kind = fields.CharEnumField(EventKind, max_length=32)
+    kind = fields.CharField(max_length=32)  # an EventKind value: a plain column, so new kinds need no migration
     subject_type = fields.CharField(max_length=32)
     subject_id = fields.BigIntField()
     roles: list[str] = fields.JSONField(default=list)
@@ -93,7 +95,7 @@ async def record_event(
 ) -> Event:
     """Append an event to the outbox inside the caller's transaction."""
     event = await Event.create(
-        kind=kind, subject_type=subject_type, subject_id=subject_id, payload=payload or {}, roles=roles or []
+        kind=kind.value, subject_type=subject_type, subject_id=subject_id, payload=payload or {}, roles=roles or []
     )
     await EventRecipient.bulk_create(
         [EventRecipient(event_id=event.id, department_id=d) for d in sorted(set(departments))]

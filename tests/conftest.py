@@ -25,18 +25,8 @@ from models.settings import Settings
 from workers.redis import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = [
-    "audit_record",
-    "event_recipient",
-    "event",
-    "decision_push",
-    "decision",
-    "item_supervisor",
-    "approval_item",
-    "liaison_appointment",
-    "user_account",
-    "department",
-]
+# Every model's table except the calendar (seeded by a migration), children before parents.
+KEPT_TABLES = {"calendar_day", "calendar_year", "calendar_state"}
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
@@ -92,19 +82,51 @@ def settings(var_dir: Path, database_url: str, redis_url: str) -> Settings:
     )
 
 
+def data_tables() -> tuple[list[str], list[tuple[str, str]]]:
+    """Every model's table, children before parents, and the self-references to clear first.
+
+    Derived from the models, so a new model needs no list kept by hand.
+    """
+    from graphlib import TopologicalSorter
+
+    from tortoise import Tortoise
+
+    parents: dict[str, set[str]] = {}
+    self_refs: list[tuple[str, str]] = []
+    for app in Tortoise.apps.values():
+        for model in app.values():
+            table = model._meta.db_table
+            parents.setdefault(table, set())
+            for name in model._meta.fk_fields:
+                field = model._meta.fields_map[name]
+                target = field.related_model._meta.db_table  # type: ignore[attr-defined]
+                if target == table:
+                    self_refs.append((table, field.source_field or f"{name}_id"))  # type: ignore[attr-defined]
+                else:
+                    parents[table].add(target)
+            for name in model._meta.m2m_fields:
+                through = model._meta.fields_map[name].through  # type: ignore[attr-defined]
+                parents.setdefault(through, set()).add(table)
+    # static_order yields parents first; children must go first.
+    order = list(TopologicalSorter(parents).static_order())[::-1]
+    return [t for t in order if t not in KEPT_TABLES], self_refs
+
+
 async def truncate(url: str) -> None:
     from tortoise import connections
 
     conn = connections.get("default")
+    tables, self_refs = data_tables()
     if url.startswith("postgres"):
-        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     else:
-        # PRAGMA foreign_keys is a no-op inside a transaction; clear the self-references instead.
-        await conn.execute_script("UPDATE department SET parent_id = NULL")
-        await conn.execute_script("UPDATE decision_push SET rerouted_from_id = NULL")
+        # PRAGMA foreign_keys is a no-op inside a transaction: delete children first and clear
+        # self-references, so the order alone never breaks a reference.
+        for table, column in self_refs:
+            await conn.execute_script(f"UPDATE {table} SET {column} = NULL")
         await conn.execute_script("PRAGMA foreign_keys = OFF")
         try:
-            for table in TABLES:
+            for table in tables:
                 await conn.execute_script(f"DELETE FROM {table}")
             await conn.execute_script("DELETE FROM sqlite_sequence")
         finally:

@@ -14,11 +14,11 @@ import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from models.calendar import current_calendar
-from models.claim import reminder_moment
+from models.calendar import current_calendar, reminder_moment
 from models.decision import DecisionPush
-from models.enums import PushStatus
+from models.enums import ObligationStatus, PushStatus
 from models.event import SEQUENCE_BATCH, EventKind, SequencedEvent, mark_published, sequence_pending, unpublished
+from models.obligation import Obligation
 from models.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ STREAM = "shenguan:events"
 STREAM_MAXLEN = 100_000
 WAKEUP_GRACE = timedelta(days=1)  # an undelivered wake-up older than this is left to the sweep
 WAKE_KINDS = {EventKind.PUSH_CREATED.value, EventKind.DEADLINE_MOVED.value}
+OBLIGATION_MARK_KINDS = {EventKind.OBLIGATION_REMINDER.value, EventKind.OBLIGATION_OVERDUE.value}
 
 
 def stream_fields(event: SequencedEvent) -> dict[str, str]:
@@ -61,13 +62,47 @@ async def schedule_push_wakeups(
         )
 
 
+async def schedule_obligation_wakeups(
+    arq: ArqRedis, obligation: Obligation, now: datetime, calendar: WorkCalendar | None = None
+) -> None:
+    """The same two wake-ups for any other working-day obligation (notices, inquiries, inspections...)."""
+    calendar = calendar or await current_calendar()
+    due = obligation.due_on.isoformat()
+    moments = {
+        "remind_obligation": (
+            f"ob-remind:{obligation.id}:{due}",
+            max(reminder_moment(calendar, obligation.due_on), now),
+        ),
+        "mark_obligation_overdue": (
+            f"ob-overdue:{obligation.id}:{due}",
+            max(obligation.deadline + timedelta(seconds=1), now),
+        ),
+    }
+    for function, (job_id, moment) in moments.items():
+        await arq.enqueue_job(
+            function, obligation.id, _job_id=job_id, _defer_until=moment, _expires=moment - now + WAKEUP_GRACE
+        )
+
+
 async def _schedule(arq: ArqRedis, events: list[SequencedEvent], now: datetime) -> None:
-    ids = {int(e.payload["pushId"]) for e in events if e.kind in WAKE_KINDS and "pushId" in e.payload}
-    if not ids:
+    """Wake-ups for every deadline an event of this batch started or moved.
+
+    Pushes: by their creation or move events. Obligations: by any event carrying an obligationId
+    (the flow that opened one puts it in its event), except the reminder and overdue events themselves.
+    """
+    push_ids = {int(e.payload["pushId"]) for e in events if e.kind in WAKE_KINDS and "pushId" in e.payload}
+    obligation_ids = {
+        int(e.payload["obligationId"])
+        for e in events
+        if "obligationId" in e.payload and e.kind not in OBLIGATION_MARK_KINDS
+    }
+    if not push_ids and not obligation_ids:
         return
-    calendar = await current_calendar()  # once per batch, not once per push
-    for push in await DecisionPush.filter(id__in=ids, status=PushStatus.PENDING).order_by("id"):
+    calendar = await current_calendar()  # once per batch, not once per deadline
+    for push in await DecisionPush.filter(id__in=push_ids, status=PushStatus.PENDING).order_by("id"):
         await schedule_push_wakeups(arq, push, now, calendar)
+    for obligation in await Obligation.filter(id__in=obligation_ids, status=ObligationStatus.OPEN).order_by("id"):
+        await schedule_obligation_wakeups(arq, obligation, now, calendar)
 
 
 async def flush_outbox(redis: aioredis.Redis, arq: ArqRedis | None, now: datetime) -> int:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from models.calendar import SHANGHAI
 from models.claim import due_for_sweep, mark_overdue, remind_push
 from models.db import write_transaction
+from models.obligation import mark_obligation_overdue, obligations_due_for_sweep, remind_obligation
 from workers.dispatch import flush_outbox
 
 log = logging.getLogger(__name__)
@@ -45,17 +46,44 @@ async def mark_push_overdue_job(ctx: Ctx, push_id: int) -> bool:
     return done
 
 
+async def remind_obligation_job(ctx: Ctx, obligation_id: int) -> bool:
+    """Wake-up the working day before any other obligation's due day."""
+    now = _now(ctx)
+    async with write_transaction():
+        done = await remind_obligation(obligation_id, now=now)
+    if done:
+        await _publish(ctx, now)
+    return done
+
+
+async def mark_obligation_overdue_job(ctx: Ctx, obligation_id: int) -> bool:
+    """Wake-up at any other obligation's deadline."""
+    now = _now(ctx)
+    async with write_transaction():
+        done = await mark_obligation_overdue(obligation_id, now=now)
+    if done:
+        await _publish(ctx, now)
+    return done
+
+
+async def _each(ids: list[int], mark: Callable[..., Awaitable[bool]], now: datetime) -> int:
+    """Apply a once-only mark to each id, one short transaction each."""
+    done = 0
+    for pk in ids:
+        async with write_transaction():
+            done += await mark(pk, now=now)
+    return done
+
+
 async def sweep(ctx: Ctx) -> dict[str, int]:
     """Catch what lost wake-ups missed and publish what a crashed process left unpublished."""
     now = _now(ctx)
     overdue, remind = await due_for_sweep(now)
-    marked = reminded = 0
-    for push_id in overdue:
-        async with write_transaction():
-            marked += await mark_overdue(push_id, now=now)
-    for push_id in remind:
-        async with write_transaction():
-            reminded += await remind_push(push_id, now=now)
+    marked = await _each(overdue, mark_overdue, now)
+    reminded = await _each(remind, remind_push, now)
+    overdue, remind = await obligations_due_for_sweep(now)
+    marked += await _each(overdue, mark_obligation_overdue, now)
+    reminded += await _each(remind, remind_obligation, now)
     published = await flush_outbox(ctx["redis"], ctx["redis"], now)
     if marked or reminded or published:
         log.info("sweep: overdue=%d reminded=%d published=%d", marked, reminded, published)

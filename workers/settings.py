@@ -12,13 +12,22 @@ from arq.worker import Worker
 
 from models.db import close_database, open_database
 from models.settings import Settings, load_settings
-from workers.jobs import Ctx, mark_push_overdue_job, remind_push_job, sweep
+from workers.jobs import (
+    Ctx,
+    mark_obligation_overdue_job,
+    mark_push_overdue_job,
+    remind_obligation_job,
+    remind_push_job,
+    sweep,
+)
 from workers.redis import redis_settings
 
 SWEEP_MINUTES = set(range(0, 60, 2))
 FUNCTIONS = [
     func(remind_push_job, name="remind_push", keep_result=0),
     func(mark_push_overdue_job, name="mark_push_overdue", keep_result=0),
+    func(remind_obligation_job, name="remind_obligation", keep_result=0),
+    func(mark_obligation_overdue_job, name="mark_obligation_overdue", keep_result=0),
 ]
 CRON_JOBS = [cron(sweep, name="sweep", minute=SWEEP_MINUTES, second=30, run_at_startup=True, keep_result=0)]
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
+from tortoise.models import Model
 
 from models.account import Department, LiaisonAppointment, User
 from models.catalogue import ApprovalItem
@@ -40,11 +41,24 @@ async def _supervisors_by_item(keys: Sequence[int]) -> list[list[Department]]:
     return [grouped[k] for k in keys]
 
 
+M = TypeVar("M", bound=Model)
+
+
 class Loaders:
     """One set per request (per event on a socket); each loader is made on first use.
 
     Lazily, because a socket holds a context for its whole life and most never need most loaders.
     """
+
+    def __init__(self) -> None:
+        self._by_model: dict[type[Model], DataLoader[int, Any]] = {}
+
+    def of(self, model: type[M]) -> DataLoader[int, M | None]:
+        """Rows of any model by id, batched: the later flows' types load through this."""
+        loader = self._by_model.get(model)
+        if loader is None:
+            loader = self._by_model[model] = DataLoader(lambda k: _by_id(model, k))
+        return loader
 
     @cached_property
     def department(self) -> DataLoader[int, Department | None]:

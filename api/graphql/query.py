@@ -7,15 +7,15 @@ from datetime import date, datetime
 import strawberry
 from graphql import GraphQLError
 
-from api.context import Info
-from api.graphql.base import Connection, Node, from_global_id, given
+from api.context import Context, Info
+from api.graphql.base import Connection, Node, given
 from api.graphql.enums import AdminLevel, DepartmentKind, PushStatus
+from api.graphql.nodes import node_loader, resolve_node
 from api.graphql.pagination import paginate
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
 from models import account, catalogue
 from models.calendar import current_calendar
 from models.decision import DecisionPush as PushRow
-from models.errors import DomainError
 from models.visibility import can_see_decision, can_see_push, can_see_user, inbox, visible_decisions, visible_users
 from models.workdays import WorkCalendar
 
@@ -42,34 +42,43 @@ def year_view(calendar: WorkCalendar, year: int) -> CalendarYearView:
     )
 
 
-async def _node(info: Info, id: strawberry.ID) -> Node | None:
-    """Any object by global id, with the same scoping as the lists (None when not visible)."""
-    viewer = info.context.require_user()
-    try:
-        kind, pk = from_global_id(id)
-    except DomainError:
-        return None
-    loaders = info.context.loaders
-    if kind == "Department":
-        dept = await loaders.department.load(pk)
-        return Department(row=dept) if dept else None
-    if kind == "User":
-        user = await loaders.user.load(pk)
-        return User(row=user) if user and can_see_user(viewer, user) else None
-    if kind == "Liaison":
-        term = await account.LiaisonAppointment.get_or_none(id=pk)
-        return Liaison(row=term) if term else None
-    if kind == "ApprovalItem":
-        item = await loaders.item.load(pk)
-        return ApprovalItem(row=item) if item else None
-    if kind == "ApprovalDecision":
-        row = await loaders.decision.load(pk)
-        return ApprovalDecision(row=row) if row and await can_see_decision(viewer, row) else None
-    if kind == "DecisionPush":
-        push = await loaders.push.load(pk)
-        issuer = await loaders.decision.load(push.decision_id) if push else None
-        if push and issuer and can_see_push(viewer, push, issuer.issuer_id):
-            return DecisionPush(row=push)
+@node_loader("Department")
+async def _department(context: Context, pk: int) -> Node | None:
+    dept = await context.loaders.department.load(pk)
+    return Department(row=dept) if dept else None
+
+
+@node_loader("User")
+async def _user(context: Context, pk: int) -> Node | None:
+    user = await context.loaders.user.load(pk)
+    return User(row=user) if user and can_see_user(context.require_user(), user) else None
+
+
+@node_loader("Liaison")
+async def _liaison(context: Context, pk: int) -> Node | None:
+    term = await account.LiaisonAppointment.get_or_none(id=pk)
+    return Liaison(row=term) if term else None
+
+
+@node_loader("ApprovalItem")
+async def _item(context: Context, pk: int) -> Node | None:
+    item = await context.loaders.item.load(pk)
+    return ApprovalItem(row=item) if item else None
+
+
+@node_loader("ApprovalDecision")
+async def _decision(context: Context, pk: int) -> Node | None:
+    row = await context.loaders.decision.load(pk)
+    return ApprovalDecision(row=row) if row and await can_see_decision(context.require_user(), row) else None
+
+
+@node_loader("DecisionPush")
+async def _push(context: Context, pk: int) -> Node | None:
+    loaders = context.loaders
+    push = await loaders.push.load(pk)
+    issuer = await loaders.decision.load(push.decision_id) if push else None
+    if push and issuer and can_see_push(context.require_user(), push, issuer.issuer_id):
+        return DecisionPush(row=push)
     return None
 
 
@@ -82,7 +91,7 @@ class Query:
 
     @strawberry.field(description="Any object by its global id, if the viewer may see it.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await _node(info, id)
+        return await resolve_node(info, id)
 
     @strawberry.field(description="The department directory (every signed-in user may read it).")
     async def departments(

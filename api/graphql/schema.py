@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import strawberry
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule
 from strawberry import Schema
@@ -12,7 +13,8 @@ from strawberry.schema.config import StrawberryConfig
 
 from api.graphql.base import Node
 from api.graphql.mutation import Mutation
-from api.graphql.query import Query
+from api.graphql.obligations import Obligation, ObligationQuery
+from api.graphql.query import Query as CoreQuery
 from api.graphql.subscription import Subscription
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
 
@@ -29,11 +31,17 @@ def is_unexpected(error: GraphQLError) -> bool:
 MAX_TOKENS = 2000
 LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(12, None, None), max_aliases_rule(30)]
 
+
+@strawberry.type
+class Query(CoreQuery, ObligationQuery):
+    """Every query: the core's, then each flow's, merged into one root type."""
+
+
 schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    types=[Node, Department, User, Liaison, ApprovalItem, ApprovalDecision, DecisionPush],
+    types=[Node, Department, User, Liaison, ApprovalItem, ApprovalDecision, DecisionPush, Obligation],
     extensions=[
         lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

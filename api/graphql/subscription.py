@@ -9,18 +9,23 @@ import time
 import weakref
 from collections.abc import AsyncGenerator
 from enum import Enum
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, cast
 
 import strawberry
 from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketState
+from strawberry.scalars import JSON
 
 from api.context import Context, Info
+from api.graphql.base import Node
 from api.graphql.loaders import Loaders
+from api.graphql.nodes import load_node
+from api.graphql.obligations import Obligation, can_see_obligation
 from api.graphql.types import ApprovalDecision, DecisionPush
 from api.hub import Subscriber
 from models.account import User
 from models.event import EventKind, SequencedEvent, first_retained_sequence, last_sequence, load_for_department
+from models.obligation import Obligation as ObligationRow
 
 # graphql-ws close codes: its client retries after 4403 (and the retry is refused at connection_init),
 # never after 4401 (sign in again), and reconnects after 1012, resuming from its last cursor.
@@ -40,6 +45,8 @@ class PlatformEventKind(Enum):
     DECISION_STATUS_CHANGED = EventKind.DECISION_STATUS_CHANGED.value
     CALENDAR_CHANGED = EventKind.CALENDAR_CHANGED.value
     DEADLINE_MOVED = EventKind.DEADLINE_MOVED.value
+    OBLIGATION_REMINDER = EventKind.OBLIGATION_REMINDER.value
+    OBLIGATION_OVERDUE = EventKind.OBLIGATION_OVERDUE.value
 
 
 @strawberry.type(description="A push addressed to the viewer's department; `cursor` resumes after it.")
@@ -64,9 +71,30 @@ class CalendarEventPayload:
     moved_deadlines: int
 
 
+@strawberry.type(
+    description="Something happened to a record of the other flows (notice, inquiry, inspection...): "
+    "`subject` is the record, `deadline` the obligation the event is about, if any."
+)
+class RecordEventPayload:
+    subject: Node | None
+    deadline: Obligation | None
+    detail: JSON = strawberry.field(description="The event's own facts (due day, reason...); records are in `subject`.")
+
+
 EventPayload = Annotated[
-    PushEventPayload | DecisionEventPayload | CalendarEventPayload, strawberry.union("EventPayload")
+    PushEventPayload | DecisionEventPayload | CalendarEventPayload | RecordEventPayload,
+    strawberry.union("EventPayload"),
 ]
+PUSH_KINDS = frozenset(
+    k.value
+    for k in (
+        EventKind.PUSH_CREATED,
+        EventKind.PUSH_CLAIMED,
+        EventKind.PUSH_RETURNED,
+        EventKind.PUSH_REMINDER,
+        EventKind.PUSH_OVERDUE,
+    )
+)
 
 
 @strawberry.type(description="An event the viewer may see, with its cursor.")
@@ -205,18 +233,33 @@ async def _push_of(context: Context, event: SequencedEvent) -> DecisionPush | No
     return DecisionPush(row=row) if row else None
 
 
+async def _record_payload(context: Context, event: SequencedEvent) -> RecordEventPayload | None:
+    """Any other event: its subject through the node loaders (so with their visibility), and its obligation."""
+    subject = await load_node(context, event.subject_type, event.subject_id)
+    obligation_id = event.payload.get("obligationId")
+    row = await context.loaders.of(ObligationRow).load(int(obligation_id)) if obligation_id else None
+    viewer = context.require_user()
+    deadline = Obligation(row=row) if row and can_see_obligation(viewer, row) else None
+    if subject is None and deadline is None:
+        return None
+    facts = {k: v for k, v in event.payload.items() if not k.endswith("Id")}
+    return RecordEventPayload(subject=subject, deadline=deadline, detail=cast(JSON, facts))
+
+
 async def _payload_of(
     context: Context, event: SequencedEvent
-) -> PushEventPayload | DecisionEventPayload | CalendarEventPayload | None:
-    """The union member for an event: its push, else its decision, else the calendar year."""
+) -> PushEventPayload | DecisionEventPayload | CalendarEventPayload | RecordEventPayload | None:
+    """The union member for an event: its push, the decision, the calendar year, or the record it is about."""
     if event.kind == EventKind.CALENDAR_CHANGED.value:
         return CalendarEventPayload(year=event.subject_id, moved_deadlines=int(event.payload.get("moved", 0)))
-    if "pushId" in event.payload:
+    if event.kind in PUSH_KINDS or (event.kind == EventKind.DEADLINE_MOVED.value and "pushId" in event.payload):
         push = await _push_of(context, event)
         return PushEventPayload(push=push) if push else None
-    decision_id = event.payload.get("decisionId")
-    row = await context.loaders.decision.load(int(decision_id)) if decision_id else None
-    return DecisionEventPayload(decision=ApprovalDecision(row=row)) if row else None
+    if event.kind == EventKind.DECISION_STATUS_CHANGED.value:
+        decision_id = event.payload.get("decisionId", event.subject_id)
+        row = await context.loaders.decision.load(int(decision_id))
+        return DecisionEventPayload(decision=ApprovalDecision(row=row)) if row else None
+    return await _record_payload(context, event)
 
 
 async def decision_pushed_value(context: Context, event: SequencedEvent) -> DecisionPushedEvent | None:
