@@ -67,7 +67,8 @@ async def _audit(info: Info, detail: dict[str, Any] | None) -> None:
     )
 
 
-def _pk(value: str, type_name: str, field: str) -> int:
+def pk_of(value: str, type_name: str, field: str) -> int:
+    """The key of a global id of the expected type; a typed error naming `field` otherwise."""
     return from_global_id(value, type_name, field=field)[1]
 
 
@@ -177,7 +178,7 @@ class Mutation:
         info.context.require_role(Role.ADMIN)
 
         async def work() -> account.Department:
-            parent = _pk(input.parent_id, "Department", "parentId") if input.parent_id else None
+            parent = pk_of(input.parent_id, "Department", "parentId") if input.parent_id else None
             return await account.create_department(
                 code=input.code,
                 name=input.name,
@@ -200,7 +201,7 @@ class Mutation:
                 username=input.username,
                 password=input.password,
                 display_name=input.display_name,
-                department_id=_pk(input.department_id, "Department", "departmentId"),
+                department_id=pk_of(input.department_id, "Department", "departmentId"),
                 roles=list(input.roles),
             )
 
@@ -212,7 +213,7 @@ class Mutation:
         actor = info.context.require_role(Role.ADMIN, Role.LIAISON)
 
         async def work() -> account.User:
-            user = await account.set_user_active(actor, _pk(id, "User", "id"), active=active)
+            user = await account.set_user_active(actor, pk_of(id, "User", "id"), active=active)
             return user
 
         row, errors = await attempt(lambda: run(info, work, audit={"user": str(id), "active": active}))
@@ -225,8 +226,8 @@ class Mutation:
         async def work() -> account.LiaisonAppointment:
             return await account.appoint_liaison(
                 actor,
-                department_id=_pk(input.department_id, "Department", "departmentId"),
-                user_id=_pk(input.user_id, "User", "userId"),
+                department_id=pk_of(input.department_id, "Department", "departmentId"),
+                user_id=pk_of(input.user_id, "User", "userId"),
                 title=input.title,
                 phone=input.phone,
                 now=info.context.now(),
@@ -240,7 +241,7 @@ class Mutation:
         actor = info.context.require_role(Role.ADMIN, Role.LIAISON)
 
         async def work() -> account.LiaisonAppointment:
-            term = await account.end_liaison(actor, _pk(id, "Liaison", "id"), now=info.context.now())
+            term = await account.end_liaison(actor, pk_of(id, "Liaison", "id"), now=info.context.now())
             return term
 
         row, errors = await attempt(lambda: run(info, work))
@@ -252,7 +253,7 @@ class Mutation:
 
         async def work() -> catalogue.ApprovalItem:
             ids = [
-                _pk(v, "Department", f"supervisingDepartmentIds.{i}")
+                pk_of(v, "Department", f"supervisingDepartmentIds.{i}")
                 for i, v in enumerate(input.supervising_department_ids)
             ]
             return await catalogue.create_approval_item(
@@ -274,7 +275,7 @@ class Mutation:
 
         async def work() -> Any:
             data = issuance.DecisionInput(
-                item_id=_pk(input.item_id, "ApprovalItem", "itemId"),
+                item_id=pk_of(input.item_id, "ApprovalItem", "itemId"),
                 document_number=input.document_number,
                 content=input.content,
                 approved_on=input.approved_on,
@@ -301,7 +302,7 @@ class Mutation:
     async def claim_push(self, info: Info, id: strawberry.ID) -> DecisionPushPayload:
         actor = info.context.require_user()
         row, errors = await attempt(
-            lambda: run(info, lambda: claim.claim_push(actor, _pk(id, "DecisionPush", "id"), now=info.context.now()))
+            lambda: run(info, lambda: claim.claim_push(actor, pk_of(id, "DecisionPush", "id"), now=info.context.now()))
         )
         return DecisionPushPayload(push=_wrap(row, DecisionPush), errors=errors)
 
@@ -310,7 +311,7 @@ class Mutation:
         actor = info.context.require_user()
         row, errors = await attempt(
             lambda: run(
-                info, lambda: claim.return_push(actor, _pk(id, "DecisionPush", "id"), reason, now=info.context.now())
+                info, lambda: claim.return_push(actor, pk_of(id, "DecisionPush", "id"), reason, now=info.context.now())
             )
         )
         return DecisionPushPayload(push=_wrap(row, DecisionPush), errors=errors)
@@ -323,8 +324,8 @@ class Mutation:
                 info,
                 lambda: claim.reroute_push(
                     actor,
-                    _pk(id, "DecisionPush", "id"),
-                    _pk(department_id, "Department", "departmentId"),
+                    pk_of(id, "DecisionPush", "id"),
+                    pk_of(department_id, "Department", "departmentId"),
                     now=info.context.now(),
                 ),
             )
@@ -358,7 +359,7 @@ class Mutation:
         actor = info.context.require_role(Role.ADMIN, Role.LIAISON, Role.OFFICER)
 
         async def work() -> CounterpartyReveal:
-            pk = _pk(decision_id, "ApprovalDecision", "decisionId")
+            pk = pk_of(decision_id, "ApprovalDecision", "decisionId")
             shown = await personal_data.reveal_counterparty(actor, pk, address=info.context.address)
             return CounterpartyReveal(id_number=shown.id_number, phone=shown.phone)
 

@@ -12,7 +12,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.schema.config import StrawberryConfig
 
 from api.graphql.base import Node
-from api.graphql.mutation import Mutation
+from api.graphql.mutation import Mutation as CoreMutation
 from api.graphql.obligations import Obligation, ObligationQuery
 from api.graphql.query import Query as CoreQuery
 from api.graphql.subscription import Subscription
@@ -35,6 +35,11 @@ LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(12, None, None), ma
 @strawberry.type
 class Query(CoreQuery, ObligationQuery):
     """Every query: the core's, then each flow's, merged into one root type."""
+
+
+@strawberry.type
+class Mutation(CoreMutation):
+    """Every mutation: the core's, then each flow's (add a flow's mixin to the bases)."""
 
 
 schema = Schema(
