@@ -20,6 +20,7 @@ from models.errors import Forbidden, InvalidInput, NotFound, PushAlreadyClaimed
 from models.event import EventKind, record_event
 from models.issuance import create_push
 from models.obligation import recompute_open_obligations
+from models.statistics import claim_hours_for
 
 HANDLER_ROLES = (Role.OFFICER, Role.LIAISON)
 
@@ -77,6 +78,7 @@ async def claim_push(actor: User, push_id: int, *, now: datetime) -> DecisionPus
         claimed_at=now,
         claimed_by_id=actor.id,
         claimed_late=late,
+        claim_hours=await claim_hours_for(push, now),
     )
 
 

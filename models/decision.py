@@ -92,6 +92,7 @@ class DecisionPush(Model):
     )
     claimed_by_id: int | None
     claimed_late = fields.BooleanField(default=False)
+    claim_hours = fields.FloatField(null=True)  # working hours from push to claim (statistics)
     return_reason = fields.CharField(max_length=500, null=True)
     returned_at = fields.DatetimeField(null=True)
     returned_by: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import strawberry
+from tortoise.expressions import Q
 
 from api.context import Context, Info
 from api.graphql.base import Connection, Node, given, to_global_id
@@ -129,11 +130,10 @@ class ObligationQuery:
         late = given(overdue)
         if late is not None:
             cutoff = past_cutoff(info.context.now())
-            query = (
-                query.filter(status=ObligationStatus.OPEN, deadline__lte=cutoff)
-                if late
-                else query.exclude(status=ObligationStatus.OPEN, deadline__lte=cutoff)
-            )
+            # Spelled out with Q: tortoise's exclude(a=…, b=…) means NOT a AND NOT b, not NOT (a AND b).
+            overdue_now = Q(status=ObligationStatus.OPEN) & Q(deadline__lte=cutoff)
+            not_overdue = Q(status__not=ObligationStatus.OPEN) | Q(deadline__gt=cutoff)
+            query = query.filter(overdue_now if late else not_overdue)
         return await paginate(
             query,
             keys=("deadline", "id"),

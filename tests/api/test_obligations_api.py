@@ -58,7 +58,9 @@ async def test_the_todo_list_shows_the_own_departments_obligations_earliest_firs
     assert nodes[0]["subject"] == {"__typename": "Department", "id": to_global_id("Department", other.id)}
 
     overdue_only = await gql(TODO, {"o": True}, user=me, now=f.at(2026, 10, 12))
-    assert overdue_only["data"]["obligations"]["totalCount"] == 1
+    assert [e["node"]["dueOn"] for e in overdue_only["data"]["obligations"]["edges"]] == ["2026-10-10"]
+    in_time = await gql(TODO, {"o": False}, user=me, now=f.at(2026, 10, 12))
+    assert [e["node"]["dueOn"] for e in in_time["data"]["obligations"]["edges"]] == ["2026-10-19"]
     async with in_transaction():
         await close_obligations("Department", other.id, now=f.at(2026, 10, 13), department_id=mine.id)
     done = await gql(TODO, {"s": "DONE"}, user=me, now=f.at(2026, 10, 13))
