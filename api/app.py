@@ -20,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.auth import bearer, user_for_token
 from api.context import Context
+from api.downloads import export_list, report_file
 from api.graphql.schema import schema
 from api.graphql.subscription import close_socket_at_expiry
 from api.multiplex import MultiplexingHandler
@@ -124,6 +125,8 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/reports/{report_id}/report.{format}", report_file),
+            Route("/exports/{which}.csv", export_list),
         ],
         lifespan=lifespan,
     )

@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "models.event",
     "models.audit",
     "models.obligation",
+    "models.report",
 ]
 
 

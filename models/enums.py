@@ -72,3 +72,8 @@ class ObligationStatus(StrEnum):
     OPEN = "OPEN"
     DONE = "DONE"
     CANCELLED = "CANCELLED"
+
+
+class ReportKind(StrEnum):
+    MONTHLY = "MONTHLY"
+    ON_DEMAND = "ON_DEMAND"

@@ -26,6 +26,8 @@ class Settings:
     port: int
     token_ttl_minutes: int
     secret_key: str
+    flag_red: float = 0.80  # timeliness reports: on-time rate below this is a red flag
+    flag_yellow: float = 0.95  # ... below this a yellow one
 
     @property
     def is_embedded_redis(self) -> bool:
@@ -97,4 +99,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         port=_int_env(env, "PORT", 8000, 1, 65535),
         token_ttl_minutes=_int_env(env, "SHENGUAN_TOKEN_TTL_MINUTES", 480, 1, 60 * 24 * 30),
         secret_key=_secret_key(env, var_dir),
+        **_flag_thresholds(env),
     )
+
+
+def _flag_thresholds(env: dict[str, str]) -> dict[str, float]:
+    red = _int_env(env, "SHENGUAN_FLAG_RED_PERCENT", 80, 0, 100)
+    yellow = _int_env(env, "SHENGUAN_FLAG_YELLOW_PERCENT", 95, 0, 100)
+    if red > yellow:
+        raise SettingsError(f"SHENGUAN_FLAG_RED_PERCENT={red} is above SHENGUAN_FLAG_YELLOW_PERCENT={yellow}")
+    return {"flag_red": red / 100, "flag_yellow": yellow / 100}

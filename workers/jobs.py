@@ -10,7 +10,9 @@ from typing import Any
 from models.calendar import SHANGHAI
 from models.claim import due_for_sweep, mark_overdue, remind_push
 from models.db import write_transaction
+from models.enums import ReportKind
 from models.obligation import mark_obligation_overdue, obligations_due_for_sweep, remind_obligation
+from models.report import first_working_day_of_month, month_before, produce_report
 from workers.dispatch import flush_outbox
 
 log = logging.getLogger(__name__)
@@ -88,3 +90,23 @@ async def sweep(ctx: Ctx) -> dict[str, int]:
     if marked or reminded or published:
         log.info("sweep: overdue=%d reminded=%d published=%d", marked, reminded, published)
     return {"overdue": marked, "reminded": reminded, "published": published}
+
+
+async def monthly_report(ctx: Ctx) -> bool:
+    """Art. 19: from the first working day of a month, the report of the month before, once.
+
+    Runs daily and at start-up: a worker that was down on the first working day makes it when it comes back.
+    """
+    now = _now(ctx)
+    today = now.astimezone(SHANGHAI).date()
+    if today < await first_working_day_of_month(today):
+        return False
+    start, end = month_before(today)
+    async with write_transaction():
+        report, made = await produce_report(
+            ReportKind.MONTHLY, start, end, now=now, reports_dir=ctx["reports_dir"], thresholds=ctx.get("thresholds")
+        )
+    if made:
+        log.info("monthly report %s..%s: %d departments, %d red", start, end, report.departments, report.red_flags)
+        await _publish(ctx, now)
+    return made

@@ -12,10 +12,12 @@ from arq.worker import Worker
 
 from models.db import close_database, open_database
 from models.settings import Settings, load_settings
+from models.statistics import Thresholds
 from workers.jobs import (
     Ctx,
     mark_obligation_overdue_job,
     mark_push_overdue_job,
+    monthly_report,
     remind_obligation_job,
     remind_push_job,
     sweep,
@@ -29,7 +31,11 @@ FUNCTIONS = [
     func(remind_obligation_job, name="remind_obligation", keep_result=0),
     func(mark_obligation_overdue_job, name="mark_obligation_overdue", keep_result=0),
 ]
-CRON_JOBS = [cron(sweep, name="sweep", minute=SWEEP_MINUTES, second=30, run_at_startup=True, keep_result=0)]
+CRON_JOBS = [
+    cron(sweep, name="sweep", minute=SWEEP_MINUTES, second=30, run_at_startup=True, keep_result=0),
+    # Daily at 08:05 Shanghai time; the job itself decides whether today is the first working day.
+    cron(monthly_report, name="monthly_report", hour={8}, minute={5}, second=0, run_at_startup=True, keep_result=0),
+]
 
 
 def fresh_cron_jobs() -> list[CronJob]:
@@ -44,6 +50,8 @@ def startup(settings: Settings, *, open_db: bool = True) -> Any:
         if open_db:
             await open_database(settings.database_url)
         ctx.setdefault("clock", None)
+        ctx.setdefault("reports_dir", settings.var_dir / "reports")
+        ctx.setdefault("thresholds", Thresholds(red=settings.flag_red, yellow=settings.flag_yellow))
 
     return on_startup
 

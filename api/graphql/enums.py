@@ -12,6 +12,7 @@ from models.enums import (
     DepartmentKind,
     ObligationStatus,
     PushStatus,
+    ReportKind,
     ResponsibilityKind,
     Role,
 )
@@ -24,6 +25,7 @@ DOMAIN_ENUMS = (
     DepartmentKind,
     ObligationStatus,
     PushStatus,
+    ReportKind,
     ResponsibilityKind,
     Role,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "DepartmentKind",
     "ObligationStatus",
     "PushStatus",
+    "ReportKind",
     "ResponsibilityKind",
     "Role",
 ]

@@ -47,6 +47,7 @@ class PlatformEventKind(Enum):
     DEADLINE_MOVED = EventKind.DEADLINE_MOVED.value
     OBLIGATION_REMINDER = EventKind.OBLIGATION_REMINDER.value
     OBLIGATION_OVERDUE = EventKind.OBLIGATION_OVERDUE.value
+    REPORT_RELEASED = EventKind.REPORT_RELEASED.value
 
 
 @strawberry.type(description="A push addressed to the viewer's department; `cursor` resumes after it.")

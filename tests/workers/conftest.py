@@ -23,7 +23,7 @@ from models.enums import DepartmentKind, Role
 from models.settings import Settings
 from tests import factories as f
 from workers.redis import arq_pool
-from workers.settings import build_worker
+from workers.settings import build_worker, fresh_cron_jobs
 
 QUEUE = default_queue_name
 
@@ -67,7 +67,10 @@ def run_jobs(settings: Settings, pool: ArqRedis, db: str) -> RunJobs:
         if job_ids:
             await pool.zadd(QUEUE, dict.fromkeys(job_ids, 1))  # due on arq's wall clock
         # With cron, exactly one start-up sweep runs; without, none (it would do the jobs' work for them).
-        overrides: dict[str, object] = {"max_burst_jobs": len(job_ids) + 1} if cron else {"cron_jobs": []}
+        sweep_only = [job for job in fresh_cron_jobs() if job.name == "sweep"]
+        overrides: dict[str, object] = (
+            {"max_burst_jobs": len(job_ids) + 1, "cron_jobs": sweep_only} if cron else {"cron_jobs": []}
+        )
         worker = build_worker(
             settings,
             burst=True,

@@ -401,15 +401,22 @@ async def test_wakeups_keep_no_result_and_the_worker_runs_on_shanghai_time(setti
         "remind_obligation": 0,
         "mark_obligation_overdue": 0,
     }
-    (cron_job,) = CRON_JOBS
+    cron_job, report_job = CRON_JOBS
     assert (cron_job.name, cron_job.keep_result_s, cron_job.run_at_startup) == ("sweep", 0, True)
     assert cron_job.minute == set(range(0, 60, 2))
+    assert (report_job.name, report_job.hour, report_job.minute, report_job.run_at_startup) == (
+        "monthly_report",
+        {8},
+        {5},
+        True,
+    )
     worker = build_worker(settings, handle_signals=False)
     assert worker.timezone == ZoneInfo("Asia/Shanghai")
     assert worker.health_check_interval == 30
     assert sorted(worker.functions) == [
         "mark_obligation_overdue",
         "mark_push_overdue",
+        "monthly_report",
         "remind_obligation",
         "remind_push",
         "sweep",

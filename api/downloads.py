@@ -1,0 +1,204 @@
+"""File downloads over plain HTTP with the same bearer token: reports, and list exports (Art. 19).
+
+Exports stream row by row (keyset batches), never hold a whole list in memory, mask personal data,
+and are audited like every other read of records in bulk.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+
+from api.auth import bearer, user_for_token
+from api.services import Services
+from models.account import User
+from models.audit import record_audit
+from models.calendar import SHANGHAI
+from models.db import write_transaction
+from models.enums import PushStatus
+from models.identifiers import mask_citizen_id, mask_phone
+from models.report import TimelinessReport, may_read_reports
+from models.visibility import inbox, visible_decisions
+
+BATCH = 500
+INBOX_HEADER = [
+    "推送编号",
+    "审批决定文号",
+    "行政相对人",
+    "证件号码",
+    "联系电话",
+    "状态",
+    "推送时间",
+    "认领期限",
+    "逾期",
+]
+DECISION_HEADER = [
+    "审批决定文号",
+    "事项编号",
+    "行政相对人",
+    "证件号码",
+    "统一社会信用代码",
+    "联系电话",
+    "状态",
+    "批准日期",
+]
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+async def _viewer(request: Request) -> User | None:
+    services: Services = request.app.state.services
+    user, _ = await user_for_token(bearer(request.headers.get("authorization")), secret=services.settings.secret_key)
+    return user
+
+
+async def _audit(
+    request: Request, user: User, action: str, object_type: str, object_id: str, detail: dict[str, object]
+) -> None:
+    async with write_transaction():
+        await record_audit(
+            action,
+            actor_id=user.id,
+            department_id=user.department_id,
+            object_type=object_type,
+            object_id=object_id,
+            address=request.client.host if request.client else "",
+            detail=detail,
+        )
+
+
+async def report_file(request: Request) -> Response:
+    """GET /reports/{id}/report.xlsx|report.csv — leaders, the approval side and administrators."""
+    user = await _viewer(request)
+    if user is None:
+        return _error(401, "UNAUTHENTICATED", "请先登录")
+    if not await may_read_reports(user):
+        return _error(403, "FORBIDDEN", "没有权限下载通报")
+    raw = request.path_params["report_id"]
+    report = (
+        await TimelinessReport.get_or_none(id=int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+    )
+    if report is None:
+        return _error(404, "NOT_FOUND", "通报不存在")
+    suffix = request.path_params["format"]
+    if suffix not in ("xlsx", "csv"):
+        return _error(404, "NOT_FOUND", "没有这种格式")
+    path = Path(report.xlsx_path if suffix == "xlsx" else report.csv_path)
+    if not path.is_file():
+        return _error(410, "FILE_MISSING", "通报文件不在存储中，请联系管理员从备份恢复")
+    await _audit(request, user, "download_report", "TimelinessReport", str(report.id), {"format": suffix})
+    media = (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        if suffix == "xlsx"
+        else "text/csv; charset=utf-8"
+    )
+    name = f"timeliness-{report.period_start.isoformat()}-{report.period_end.isoformat()}.{suffix}"
+    return FileResponse(path, media_type=media, filename=name)
+
+
+def _masked(value: str | None, mask: object) -> str:
+    return mask(value) if value else ""  # type: ignore[operator]
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _line(values: list[object]) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow(values)
+    return out.getvalue()
+
+
+async def _inbox_lines(user: User, status: PushStatus | None, overdue: bool | None) -> AsyncIterator[str]:
+    now = datetime.now(SHANGHAI)
+    yield "\ufeff" + _line(INBOX_HEADER)
+    last = 0
+    while True:
+        batch = (
+            await inbox(user, now=now, status=status, overdue=overdue)
+            .filter(id__gt=last)
+            .order_by("id")
+            .limit(BATCH)
+            .select_related("decision")
+        )
+        for push in batch:
+            d = push.decision
+            yield _line(
+                [
+                    push.id,
+                    d.document_number,
+                    d.counterparty_name,
+                    _masked(d.id_number, mask_citizen_id),
+                    _masked(d.phone, mask_phone),
+                    push.status.value,
+                    _local(push.pushed_at),
+                    push.claim_due_on.isoformat(),
+                    "是" if push.is_overdue(now) else "否",
+                ]
+            )
+        if len(batch) < BATCH:
+            return
+        last = batch[-1].id
+
+
+async def _decision_lines(user: User) -> AsyncIterator[str]:
+    yield "\ufeff" + _line(DECISION_HEADER)
+    last = 0
+    while True:
+        batch = await visible_decisions(user).filter(id__gt=last).order_by("id").limit(BATCH).select_related("item")
+        for d in batch:
+            yield _line(
+                [
+                    d.document_number,
+                    d.item.code,
+                    d.counterparty_name,
+                    _masked(d.id_number, mask_citizen_id),
+                    d.credit_code or "",
+                    _masked(d.phone, mask_phone),
+                    d.status.value,
+                    d.approved_on.isoformat(),
+                ]
+            )
+        if len(batch) < BATCH:
+            return
+        last = batch[-1].id
+
+
+async def export_list(request: Request) -> Response:
+    """GET /exports/inbox.csv?status=PENDING&overdue=true and /exports/decisions.csv — the viewer's own scope."""
+    user = await _viewer(request)
+    if user is None:
+        return _error(401, "UNAUTHENTICATED", "请先登录")
+    which = request.path_params["which"]
+    if which not in ("inbox", "decisions"):
+        return _error(404, "NOT_FOUND", "没有这种导出")
+    params = request.query_params
+    if which == "inbox":
+        status = params.get("status")
+        if status is not None and status not in PushStatus.__members__:
+            return _error(400, "BAD_USER_INPUT", "status 必须是 PENDING、CLAIMED 或 RETURNED")
+        overdue_raw = params.get("overdue")
+        if overdue_raw not in (None, "true", "false"):
+            return _error(400, "BAD_USER_INPUT", "overdue 必须是 true 或 false")
+        overdue = None if overdue_raw is None else overdue_raw == "true"
+        lines = _inbox_lines(user, PushStatus(status) if status else None, overdue)
+        detail: dict[str, object] = {"status": status, "overdue": overdue}
+    else:
+        lines = _decision_lines(user)
+        detail = {}
+    await _audit(request, user, f"export_{which}", "Export", which, detail)
+    stamp = datetime.now(SHANGHAI).strftime("%Y%m%d%H%M")
+    return StreamingResponse(
+        lines,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{which}-{stamp}.csv"'},
+    )
