@@ -6,9 +6,10 @@ and are audited like every other read of records in bulk.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -92,7 +93,7 @@ async def report_file(request: Request) -> Response:
     if suffix not in ("xlsx", "csv"):
         return _error(404, "NOT_FOUND", "没有这种格式")
     path = Path(report.xlsx_path if suffix == "xlsx" else report.csv_path)
-    if not path.is_file():
+    if not await asyncio.to_thread(path.is_file):
         return _error(410, "FILE_MISSING", "通报文件不在存储中，请联系管理员从备份恢复")
     await _audit(request, user, "download_report", "TimelinessReport", str(report.id), {"format": suffix})
     media = (
@@ -112,7 +113,7 @@ def _local(moment: datetime | None) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
-def _line(values: list[object]) -> str:
+def _line(values: Sequence[object]) -> str:
     out = io.StringIO()
     csv.writer(out).writerow(values)
     return out.getvalue()

@@ -6,6 +6,7 @@ The monthly report is made on the first working day of each month for the month 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -228,6 +229,12 @@ def build_csv(data: ReportData) -> bytes:
     return ("\ufeff" + out.getvalue()).encode()
 
 
+def _store(folder: Path, files: dict[str, bytes]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+
+
 async def produce_report(
     kind: ReportKind,
     start: date,
@@ -249,9 +256,7 @@ async def produce_report(
     xlsx, csv_bytes = await build_workbook(data), build_csv(data)
     stamp = now.strftime("%Y%m%dT%H%M%S")
     folder = reports_dir / f"{start.isoformat()}_{end.isoformat()}_{kind.value.lower()}_{stamp}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.xlsx").write_bytes(xlsx)
-    (folder / "report.csv").write_bytes(csv_bytes)
+    await asyncio.to_thread(_store, folder, {"report.xlsx": xlsx, "report.csv": csv_bytes})
     values: dict[str, Any] = {
         "generated_at": now,
         "generated_by_id": actor.id if actor else None,
