@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from datetime import date
 from pathlib import Path
@@ -123,8 +124,8 @@ async def test_the_workbook_has_a_summary_with_a_chart_over_its_rates_and_a_tren
     months = [trend.cell(row=r, column=1).value for r in range(2, 14)]
     assert months[0] == "2025-11" and months[-1] == "2026-10"
     assert len(book.sheetnames) == 4  # summary, trend, one per department
-    with open(report.csv_path, encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
+    text = await asyncio.to_thread(Path(report.csv_path).read_text, encoding="utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
     assert rows[0][0] == "部门" and len(rows) == 3
     released = await Event.filter(kind=EventKind.REPORT_RELEASED).all()
     assert [(e.subject_id, e.roles) for e in released] == [(report.id, ["LEADER", "ADMIN"])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ async def test_october_waits_for_the_first_working_day_after_national_day_and_ru
         "2026-09-30",
         "MONTHLY",
     )
-    assert Path(report.xlsx_path).is_file() and Path(report.csv_path).is_file()
+    assert await asyncio.to_thread(lambda: Path(report.xlsx_path).is_file() and Path(report.csv_path).is_file())
     released = await Event.filter(kind=EventKind.REPORT_RELEASED).count()
     assert released == 1
     # Published: the release reached the stream that live subscribers read.
