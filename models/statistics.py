@@ -214,3 +214,28 @@ async def departments_without_liaison() -> list[Department]:
 async def claim_hours_for(push: DecisionPush, claimed_at: datetime) -> float:
     """Stored on the push when it is claimed: the percentiles then need no calendar walk per row."""
     return working_hours(await current_calendar(), push.pushed_at, claimed_at)
+
+
+OUTCOMES = ("ON_TIME", "LATE", "RETURNED", "UNCLAIMED", "OVERDUE")
+
+
+def outcome_filter(outcome: str, now: datetime) -> Q:
+    """The pushes behind one figure of a department's row (drill-down)."""
+    cutoff = past_cutoff(now)
+    filters = {
+        "ON_TIME": Q(status=PushStatus.CLAIMED, claimed_late=False),
+        "LATE": Q(status=PushStatus.CLAIMED, claimed_late=True),
+        "RETURNED": Q(status=PushStatus.RETURNED),
+        "UNCLAIMED": Q(status=PushStatus.PENDING),
+        "OVERDUE": Q(status=PushStatus.PENDING, claim_deadline__lte=cutoff),
+    }
+    return filters[outcome]
+
+
+def records_behind(
+    department_id: int, start: date, end: date, outcome: str | None, *, now: datetime
+) -> QuerySet[DecisionPush]:
+    """The department's pushes of the period (optionally of one outcome), for drill-down."""
+    lo, hi = period_bounds(start, end)
+    query = DecisionPush.filter(department_id=department_id, pushed_at__gte=lo, pushed_at__lt=hi)
+    return query.filter(outcome_filter(outcome, now)) if outcome else query

@@ -65,6 +65,11 @@ def user_errors(error: DomainError) -> list[UserError]:
     return [UserError(code=e.code, field=e.field, message=e.message) for e in items]
 
 
+def query_error(error: DomainError) -> GraphQLError:
+    """A domain error met by a query (no payload to carry it): a readable error with code and field."""
+    return GraphQLError(error.message, extensions={"code": error.code, "field": error.field})
+
+
 def forbidden(message: str = "没有权限执行此操作") -> GraphQLError:
     return GraphQLError(message, extensions={"code": "FORBIDDEN"})
 

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import Enum
 from typing import Annotated
 
 import strawberry
 
 from api.context import Context, Info
-from api.graphql.base import Connection, Node, UserError, given, to_global_id
+from api.graphql.base import Connection, Node, UserError, forbidden, given, query_error, to_global_id
 from api.graphql.enums import ReportKind
 from api.graphql.mutation import attempt, pk_of, run
 from api.graphql.nodes import node_loader
 from api.graphql.pagination import paginate
-from api.graphql.types import Department
+from api.graphql.types import DecisionPush, Department
 from models import report as rep
 from models import statistics as stats
 from models.account import Department as DepartmentRow
 from models.account import User as UserRow
 from models.enums import DepartmentKind
+from models.errors import DomainError
+
+
+@strawberry.enum(description="Which figure of a department's timeliness row to drill into.")
+class TimelinessOutcome(Enum):
+    ON_TIME = "ON_TIME"
+    LATE = "LATE"
+    RETURNED = "RETURNED"
+    UNCLAIMED = "UNCLAIMED"
+    OVERDUE = "OVERDUE"
+
 
 FLAG_DESCRIPTION = "RED / YELLOW / GREEN by the on-time rate against the thresholds; NONE with nothing due yet."
 
@@ -153,8 +165,6 @@ class ReportPayload:
 async def _require_reader(context: Context) -> UserRow:
     viewer = context.require_user()
     if not await rep.may_read_reports(viewer):
-        from api.graphql.base import forbidden
-
         raise forbidden("只有审批部门、领导或管理员可以查看通报")
     return viewer
 
@@ -188,20 +198,63 @@ class ReportQuery:
     ) -> list[DepartmentTimeliness]:
         viewer = info.context.require_user()
         departments: list[int] | None = None
-        if wanted := given(department_id):
-            departments = [pk_of(wanted, "Department", "departmentId")]
+        try:
+            if wanted := given(department_id):
+                departments = [pk_of(wanted, "Department", "departmentId")]
+        except DomainError as error:
+            raise query_error(error) from None
         if not await rep.may_read_reports(viewer):
             departments = [viewer.department_id]
         item = given(item_id)
-        rows = await stats.timeliness(
-            from_,
-            to,
-            now=info.context.now(),
-            department_ids=departments,
-            item_id=pk_of(item, "ApprovalItem", "itemId") if item else None,
-        )
+        try:
+            rows = await stats.timeliness(
+                from_,
+                to,
+                now=info.context.now(),
+                department_ids=departments,
+                item_id=pk_of(item, "ApprovalItem", "itemId") if item else None,
+            )
+        except DomainError as error:
+            raise query_error(error) from None
         limits = thresholds_of(info.context)
         return [DepartmentTimeliness(row=r, thresholds=limits) for r in rows]
+
+    @strawberry.field(
+        description="Drill-down: the pushes behind one figure of a department's row, in push order. "
+        "Same permissions as timelinessStatistics."
+    )
+    async def timeliness_records(
+        self,
+        info: Info,
+        department_id: strawberry.ID,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+        outcome: TimelinessOutcome | None = strawberry.UNSET,
+        first: int | None = strawberry.UNSET,
+        after: str | None = strawberry.UNSET,
+    ) -> Connection[DecisionPush]:
+        viewer = info.context.require_user()
+        try:
+            department = pk_of(department_id, "Department", "departmentId")
+        except DomainError as error:
+            raise query_error(error) from None
+        if department != viewer.department_id and not await rep.may_read_reports(viewer):
+            raise forbidden("只能查看本部门的明细")
+        wanted = given(outcome)
+        try:
+            query = stats.records_behind(
+                department, from_, to, wanted.value if wanted else None, now=info.context.now()
+            )
+        except DomainError as error:
+            raise query_error(error) from None
+        return await paginate(
+            query,
+            keys=("pushed_at", "id"),
+            samples=(datetime(1970, 1, 1), 0),
+            first=given(first),
+            after=given(after),
+            wrap=lambda r: DecisionPush(row=r),
+        )
 
     @strawberry.field(description="Art. 27: departments where nobody currently serves as liaison officer.")
     async def departments_without_liaison(self, info: Info, kind: DepartmentKind | None = None) -> list[Department]:
