@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms, to_unix_ms
 from redis.exceptions import RedisError
 
-from models.calendar import current_calendar, reminder_moment
+from models.calendar import current_calendar, deadline_at, reminder_moment
 from models.decision import DecisionPush
-from models.enums import ObligationStatus, PushStatus
 from models.event import SEQUENCE_BATCH, EventKind, SequencedEvent, mark_published, sequence_pending, unpublished
-from models.obligation import Obligation
 from models.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -40,69 +42,111 @@ def stream_fields(event: SequencedEvent) -> dict[str, str]:
     }
 
 
-async def schedule_push_wakeups(
-    arq: ArqRedis, push: DecisionPush, now: datetime, calendar: WorkCalendar | None = None
-) -> None:
-    """Art. 20: two deferred wake-ups per deadline; the due date is in the job id, so a moved deadline gets new ones.
+# arq's own enqueue takes three round trips per job (WATCH, EXISTS, MULTI/EXEC). This script does the
+# same check-and-set atomically, and a batch of them goes in one pipelined round trip: the job is
+# stored exactly as arq stores it (arq.jobs.serialize_job), so arq's worker runs it unchanged.
+ENQUEUE_ONCE = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Wakeup:
+    """One deferred job: `function(arg)` at `moment`, under a deterministic id."""
+
+    function: str
+    arg: int
+    job_id: str
+    moment: datetime
+
+
+def deadline_wakeups(
+    kind: str, pk: int, due_on: date, deadline: datetime, calendar: WorkCalendar, now: datetime
+) -> list[Wakeup]:
+    """Two wake-ups per deadline; the due day is in the job id, so a moved deadline gets new ones.
 
     A moment already past runs at once. Both are only wake-ups: the jobs re-check the row, and the
     sweep catches any that is lost or fires early.
     """
-    calendar = calendar or await current_calendar()
-    due = push.claim_due_on.isoformat()
-    moments = {
-        "remind_push": (f"remind:{push.id}:{due}", max(reminder_moment(calendar, push.claim_due_on), now)),
-        "mark_push_overdue": (f"overdue:{push.id}:{due}", max(push.claim_deadline + timedelta(seconds=1), now)),
-    }
-    for function, (job_id, moment) in moments.items():
-        # arq's default expiry is "defer time minus ITS wall clock, plus a day": negative (a Redis error
-        # that dropped the rest of the batch) whenever our clock runs behind its own. Give it explicitly.
-        await arq.enqueue_job(
-            function, push.id, _job_id=job_id, _defer_until=moment, _expires=moment - now + WAKEUP_GRACE
-        )
+    remind, overdue, prefix = WAKEUP_JOBS[kind]
+    due = due_on.isoformat()
+    return [
+        Wakeup(remind, pk, f"{prefix}remind:{pk}:{due}", max(reminder_moment(calendar, due_on), now)),
+        Wakeup(overdue, pk, f"{prefix}overdue:{pk}:{due}", max(deadline + timedelta(seconds=1), now)),
+    ]
 
 
-async def schedule_obligation_wakeups(
-    arq: ArqRedis, obligation: Obligation, now: datetime, calendar: WorkCalendar | None = None
+WAKEUP_JOBS = {
+    "push": ("remind_push", "mark_push_overdue", ""),
+    "obligation": ("remind_obligation", "mark_obligation_overdue", "ob-"),
+}
+
+
+async def enqueue_wakeups(arq: ArqRedis, wakeups: list[Wakeup], now: datetime) -> int:
+    """Enqueue each wake-up unless its id is queued already; one round trip. Returns how many were new."""
+    if not wakeups:
+        return 0
+    script = arq.register_script(ENQUEUE_ONCE)
+    enqueued_at = timestamp_ms()
+    async with arq.pipeline(transaction=False) as pipe:
+        for w in wakeups:
+            # arq's default expiry is "defer time minus ITS wall clock, plus a day": negative (a Redis
+            # error) whenever our clock runs behind its own. Counted from our clock instead.
+            expires_ms = int((w.moment - now + WAKEUP_GRACE).total_seconds() * 1000)
+            job = serialize_job(w.function, (w.arg,), {}, None, enqueued_at, serializer=arq.job_serializer)
+            keys = [job_key_prefix + w.job_id, result_key_prefix + w.job_id, arq.default_queue_name]
+            await script(keys=keys, args=[expires_ms, job, to_unix_ms(w.moment), w.job_id], client=pipe)
+        results = await pipe.execute()
+    return sum(int(r) for r in results)
+
+
+async def schedule_push_wakeups(
+    arq: ArqRedis, push: DecisionPush, now: datetime, calendar: WorkCalendar | None = None
 ) -> None:
-    """The same two wake-ups for any other working-day obligation (notices, inquiries, inspections...)."""
+    """Art. 20: the reminder and overdue wake-ups of one push's claim deadline."""
     calendar = calendar or await current_calendar()
-    due = obligation.due_on.isoformat()
-    moments = {
-        "remind_obligation": (
-            f"ob-remind:{obligation.id}:{due}",
-            max(reminder_moment(calendar, obligation.due_on), now),
-        ),
-        "mark_obligation_overdue": (
-            f"ob-overdue:{obligation.id}:{due}",
-            max(obligation.deadline + timedelta(seconds=1), now),
-        ),
-    }
-    for function, (job_id, moment) in moments.items():
-        await arq.enqueue_job(
-            function, obligation.id, _job_id=job_id, _defer_until=moment, _expires=moment - now + WAKEUP_GRACE
-        )
+    wakeups = deadline_wakeups("push", push.id, push.claim_due_on, push.claim_deadline, calendar, now)
+    await enqueue_wakeups(arq, wakeups, now)
+
+
+def _due_of(event: SequencedEvent) -> date | None:
+    """The due day an event started or moved a deadline to (from its payload: no row read)."""
+    moved = event.payload.get("to") if event.kind == EventKind.DEADLINE_MOVED.value else None
+    raw = moved or event.payload.get("dueOn")
+    try:
+        return date.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return None
 
 
 async def _schedule(arq: ArqRedis, events: list[SequencedEvent], now: datetime) -> None:
-    """Wake-ups for every deadline an event of this batch started or moved.
+    """Wake-ups for every deadline an event of this batch started or moved, in one round trip.
 
     Pushes: by their creation or move events. Obligations: by any event carrying an obligationId
     (the flow that opened one puts it in its event), except the reminder and overdue events themselves.
+    A push or obligation settled meanwhile gets wake-ups that find nothing to do.
     """
-    push_ids = {int(e.payload["pushId"]) for e in events if e.kind in WAKE_KINDS and "pushId" in e.payload}
-    obligation_ids = {
-        int(e.payload["obligationId"])
-        for e in events
-        if "obligationId" in e.payload and e.kind not in OBLIGATION_MARK_KINDS
-    }
-    if not push_ids and not obligation_ids:
+    deadlines: dict[tuple[str, int], date] = {}
+    for e in events:
+        due = _due_of(e)
+        if due is None:
+            continue
+        if e.kind in WAKE_KINDS and "pushId" in e.payload:
+            deadlines["push", int(e.payload["pushId"])] = due
+        elif "obligationId" in e.payload and e.kind not in OBLIGATION_MARK_KINDS:
+            deadlines["obligation", int(e.payload["obligationId"])] = due
+    if not deadlines:
         return
     calendar = await current_calendar()  # once per batch, not once per deadline
-    for push in await DecisionPush.filter(id__in=push_ids, status=PushStatus.PENDING).order_by("id"):
-        await schedule_push_wakeups(arq, push, now, calendar)
-    for obligation in await Obligation.filter(id__in=obligation_ids, status=ObligationStatus.OPEN).order_by("id"):
-        await schedule_obligation_wakeups(arq, obligation, now, calendar)
+    wakeups = [
+        w
+        for (kind, pk), due in sorted(deadlines.items())
+        for w in deadline_wakeups(kind, pk, due, deadline_at(due), calendar, now)
+    ]
+    await enqueue_wakeups(arq, wakeups, now)
 
 
 async def flush_outbox(redis: aioredis.Redis, arq: ArqRedis | None, now: datetime) -> int:
