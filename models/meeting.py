@@ -402,7 +402,8 @@ async def convene_meeting(actor: User, data: ConveneInput, *, now: datetime) -> 
         except DomainError as error:
             errors.append(error)
     cutoff = data.topic_cutoff or data.held_at
-    if cutoff is not None and (cutoff < now or (data.held_at is not None and cutoff > data.held_at)):
+    given = data.topic_cutoff
+    if given is not None and (given < now or (data.held_at is not None and given > data.held_at)):
         errors.append(
             InvalidInput("议题征集截止时间须在当前时间与会议时间之间", field="topicCutoff", code="INVALID_CUTOFF")
         )
