@@ -234,10 +234,11 @@ async def _is_approval(user: User) -> bool:
 
 
 async def visible_submissions(viewer: User) -> QuerySet[PublicSubmission]:
-    """The department it was routed to; the approval bureau also sees those waiting to be routed."""
+    """The department it was routed to and the one that routed it; the approval bureau also sees
+    those waiting to be routed."""
     if viewer.is_admin:
         return PublicSubmission.all()
-    seen = Q(department_id=viewer.department_id)
+    seen = Q(department_id=viewer.department_id) | Q(routed_by_department_id=viewer.department_id)
     if await _is_approval(viewer):
         seen |= Q(status=SubmissionStatus.RECEIVED)
     return PublicSubmission.filter(seen)
@@ -258,8 +259,6 @@ async def route_submission(actor: User, submission_id: int, department_id: int, 
         raise InvalidTransition("该件已分派", field="id", code="ALREADY_ROUTED")
     if not await Department.filter(id=department_id).exists():
         raise NotFound("部门不存在", field="departmentId", code="DEPARTMENT_NOT_FOUND")
-    if not await PublicSubmission.filter(id=row.id, status=SubmissionStatus.RECEIVED).exists():
-        raise InvalidTransition("该件已分派", field="id", code="ALREADY_ROUTED")
     await _route(row, department_id, actor.department_id, now)
     return row
 
