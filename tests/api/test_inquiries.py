@@ -9,7 +9,7 @@ import pytest
 
 from api.graphql.base import to_global_id
 from models.account import Department, User
-from models.enums import DepartmentKind, ObligationStatus, Role
+from models.enums import DepartmentKind, Role
 from models.event import Event, EventRecipient
 from models.inquiry import Inquiry, InquiryMessage
 from models.obligation import Obligation
@@ -92,7 +92,9 @@ SEND = f"""mutation($i: SendInquiryInput!) {{ sendInquiry(input: $i) {{ inquiry 
   errors {{ code field message }} }} }}"""
 REPLY = f"""mutation($id: ID!, $b: String!) {{ replyToInquiry(id: $id, body: $b) {{ inquiry {{ {INQUIRY} }}
   errors {{ code field message }} }} }}"""
-CLOSE = f"""mutation($id: ID!) {{ closeInquiry(id: $id) {{ inquiry {{ {INQUIRY} }} errors {{ code field message }} }} }}"""
+CLOSE = (
+    f"""mutation($id: ID!) {{ closeInquiry(id: $id) {{ inquiry {{ {INQUIRY} }} errors {{ code field message }} }} }}"""
+)
 LIST = "query { inquiries { totalCount edges { node { subject } } } }"
 NODE = "query($id: ID!) { node(id: $id) { ... on Inquiry { subject } } }"
 

@@ -40,7 +40,9 @@ CONFERENCE = """mutation($i: RecordJointConferenceInput!) { recordJointConferenc
   errors { code field message } } }"""
 MEETINGS = "query { meetings { totalCount edges { node { title status } } } }"
 SESSIONS = "query { jointConferenceSessions { totalCount edges { node { title decisions { decision } } } } }"
-NODE = "query($id: ID!) { node(id: $id) { __typename ... on Meeting { title } ... on JointConferenceSession { title } } }"
+NODE = (
+    "query($id: ID!) { node(id: $id) { __typename ... on Meeting { title } ... on JointConferenceSession { title } } }"
+)
 
 
 def convene_input(w: LiaisonWorld, **extra: Any) -> dict[str, Any]:
@@ -95,7 +97,11 @@ async def test_a_requested_meeting_is_convened_collects_topics_invites_and_recor
         sorted([lw.approval.id, lw.market.id]),
         sorted([lw.approval.id, lw.health.id]),
     ]
-    agenda = {"meetingId": meeting["id"], "topicIds": [second, first], "leaderIds": [to_global_id("User", lw.leader.id)]}
+    agenda = {
+        "meetingId": meeting["id"],
+        "topicIds": [second, first],
+        "leaderIds": [to_global_id("User", lw.leader.id)],
+    }
     meeting = (await ok(gql, AGENDA, {"i": agenda}, lw.approval_liaison, NOW))["meeting"]
     assert meeting["status"] == "SCHEDULED"
     assert [(t["title"], t["agendaPosition"]) for t in meeting["topics"]] == [("职责边界", 1), ("超期认领的处理", 2)]
@@ -176,12 +182,18 @@ async def test_notice_rules_emergency_same_day_and_others_one_working_day(gql: G
     errors = await errors_of(gql, CONVENE, {"i": convene_input(lw, heldAt=tomorrow)}, lw.approval_liaison, NOW)
     assert errors == [("heldAt", "NOTICE_TOO_SHORT")]
     same_day = f.at(2026, 9, 30, 15).isoformat()
-    emergency = await convened(gql, lw, kind="EMERGENCY", heldAt=same_day, topicCutoff=f.at(2026, 9, 30, 12).isoformat())
+    emergency = await convened(
+        gql, lw, kind="EMERGENCY", heldAt=same_day, topicCutoff=f.at(2026, 9, 30, 12).isoformat()
+    )
     assert (emergency["kind"], emergency["status"]) == ("EMERGENCY", "COLLECTING_TOPICS")
     past = f.at(2026, 9, 30, 8).isoformat()
-    assert await errors_of(gql, CONVENE, {"i": convene_input(lw, kind="EMERGENCY", heldAt=past, topicCutoff=None)}, lw.approval_liaison, NOW) == [
-        ("heldAt", "IN_THE_PAST")
-    ]
+    assert await errors_of(
+        gql,
+        CONVENE,
+        {"i": convene_input(lw, kind="EMERGENCY", heldAt=past, topicCutoff=None)},
+        lw.approval_liaison,
+        NOW,
+    ) == [("heldAt", "IN_THE_PAST")]
 
 
 @pytest.mark.parametrize(
@@ -226,9 +238,17 @@ async def test_minutes_bad_input_per_field(gql: Gql, lw: LiaisonWorld) -> None:
     cases = [
         ({"minutes": ""}, "minutes", "REQUIRED"),
         ({"conclusions": [""]}, "conclusions.0", "REQUIRED"),
-        ({"actionItems": [{"departmentId": dep(lw.other), "task": "x"}]}, "actionItems.0.departmentId", "DEPARTMENT_NOT_FOUND"),
+        (
+            {"actionItems": [{"departmentId": dep(lw.other), "task": "x"}]},
+            "actionItems.0.departmentId",
+            "DEPARTMENT_NOT_FOUND",
+        ),
         ({"actionItems": [{"departmentId": dep(lw.market), "task": ""}]}, "actionItems.0.task", "REQUIRED"),
-        ({"actionItems": [{"departmentId": dep(lw.market), "task": "x", "workingDays": 0}]}, "actionItems.0.workingDays", "INVALID_TERM"),
+        (
+            {"actionItems": [{"departmentId": dep(lw.market), "task": "x", "workingDays": 0}]},
+            "actionItems.0.workingDays",
+            "INVALID_TERM",
+        ),
         ({"agreedTopicIds": [first]}, "agreedTopicIds", "TOPIC_UNDECIDED"),
         (
             {"agreedTopicIds": [first], "unresolved": [{"topicId": second, "disposition": "ESCALATE"}]},

@@ -82,7 +82,7 @@ async def test_an_anonymous_report_about_an_item_goes_to_its_first_supervisor_an
     for wrong in ({"n": number, "s": secret[:-1] + "x"}, {"n": "GZ-2026-999999", "s": secret}, {"n": number, "s": ""}):
         assert (await gql(STATUS, wrong))["data"]["publicSubmissionStatus"] is None
 
-    replied = (await ok(gql, REPLY, {"id": seen["id"], "r": "已立案调查。"}, lw.market_officer, f.at(2026, 10, 9)))
+    replied = await ok(gql, REPLY, {"id": seen["id"], "r": "已立案调查。"}, lw.market_officer, f.at(2026, 10, 9))
     assert replied["publicSubmission"]["deadlines"] == [{"dueOn": "2026-10-20", "status": "DONE"}]
     assert await audience("PUBLIC_SUBMISSION_REPLIED") == [[lw.market.id]]
     status = (await gql(STATUS, {"n": number, "s": secret}))["data"]["publicSubmissionStatus"]
@@ -103,7 +103,9 @@ async def test_an_opinion_without_an_item_is_routed_by_the_approval_bureau_and_c
     assert await errors_of(gql, ROUTE, {"id": waiting["id"], "d": dep(lw.health)}, lw.market_liaison) == [
         ("id", "FORBIDDEN")
     ]
-    bad = await errors_of(gql, ROUTE, {"id": waiting["id"], "d": to_global_id("Department", 99999)}, lw.approval_officer)
+    bad = await errors_of(
+        gql, ROUTE, {"id": waiting["id"], "d": to_global_id("Department", 99999)}, lw.approval_officer
+    )
     assert bad == [("departmentId", "DEPARTMENT_NOT_FOUND")]
     routed = (await ok(gql, ROUTE, {"id": waiting["id"], "d": dep(lw.health)}, lw.approval_officer))["publicSubmission"]
     assert (routed["status"], routed["department"]) == ("ROUTED", {"name": "卫生健康委员会"})
@@ -134,7 +136,11 @@ async def test_an_opinion_without_an_item_is_routed_by_the_approval_bureau_and_c
         ({"anonymous": True, "contactPhone": "12345"}, "contactPhone", "INVALID_PHONE"),
         ({"anonymous": True, "contactPhone": "1" * 21}, "contactPhone", "TOO_LONG"),
         ({"anonymous": True, "aboutHolderName": "商" * 129}, "aboutHolderName", "TOO_LONG"),
-        ({"anonymous": True, "aboutHolderCreditCode": "91370800MA3C4D5E6X"}, "aboutHolderCreditCode", "INVALID_CREDIT_CODE"),
+        (
+            {"anonymous": True, "aboutHolderCreditCode": "91370800MA3C4D5E6X"},
+            "aboutHolderCreditCode",
+            "INVALID_CREDIT_CODE",
+        ),
         ({"anonymous": True, "aboutItemId": to_global_id("ApprovalItem", 99999)}, "aboutItemId", "ITEM_NOT_FOUND"),
         ({"anonymous": True, "aboutItemId": "garbage"}, "aboutItemId", "INVALID_ID"),
         (
