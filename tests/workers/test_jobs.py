@@ -401,7 +401,8 @@ async def test_wakeups_keep_no_result_and_the_worker_runs_on_shanghai_time(setti
         "remind_obligation": 0,
         "mark_obligation_overdue": 0,
     }
-    (cron_job,) = CRON_JOBS
+    cron_job = CRON_JOBS[0]
+    assert [job.name for job in CRON_JOBS] == ["sweep", "open_regular_meetings"]
     assert (cron_job.name, cron_job.keep_result_s, cron_job.run_at_startup) == ("sweep", 0, True)
     assert cron_job.minute == set(range(0, 60, 2))
     worker = build_worker(settings, handle_signals=False)
@@ -410,6 +411,7 @@ async def test_wakeups_keep_no_result_and_the_worker_runs_on_shanghai_time(setti
     assert sorted(worker.functions) == [
         "mark_obligation_overdue",
         "mark_push_overdue",
+        "open_regular_meetings",
         "remind_obligation",
         "remind_push",
         "sweep",
