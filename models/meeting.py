@@ -16,7 +16,6 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -459,20 +458,18 @@ async def open_regular_meetings(now: datetime) -> list[Meeting]:
         concerned = Department.filter(kind=DepartmentKind.SUPERVISION, level=convener.level)
         if convener.level is AdminLevel.COUNTY:
             concerned = concerned.filter(region_code=convener.region_code)
-        try:
-            meeting = await Meeting.create(
-                kind=MeetingKind.REGULAR,
-                status=MeetingStatus.COLLECTING_TOPICS,
-                title=f"{today.year}年{today.month}月审管联动例会",
-                reason="每月例会",
-                convener_department_id=convener.id,
-                period=period,
-                topic_cutoff=cutoff,
-                created_at=now,
-                convened_at=now,
-            )
-        except IntegrityError:  # another worker created it first
-            continue
+        # A concurrent worker creating the same month's meeting fails on the unique key and is retried.
+        meeting = await Meeting.create(
+            kind=MeetingKind.REGULAR,
+            status=MeetingStatus.COLLECTING_TOPICS,
+            title=f"{today.year}年{today.month}月审管联动例会",
+            reason="每月例会",
+            convener_department_id=convener.id,
+            period=period,
+            topic_cutoff=cutoff,
+            created_at=now,
+            convened_at=now,
+        )
         ids = [int(i) for i in await concerned.order_by("id").values_list("id", flat=True)]  # type: ignore[call-overload]
         await _open_topic_collection(meeting, sorted({*ids, convener.id}), now)
         created.append(meeting)

@@ -211,11 +211,13 @@ class Meeting(Node):
 
     @strawberry.field
     async def departments(self, info: Info) -> list[Department]:
-        return [await _department(info, pk) for pk in await mt.participant_ids(self.row.id)]
+        ids = await mt.participant_ids(self.row.id)
+        rows = await info.context.loaders.department.load_many(ids)
+        return [Department(row=r) for r in rows if r is not None]
 
     @strawberry.field(description="Topics in agenda order, then those not on the agenda.")
     async def topics(self) -> list[MeetingTopic]:
-        rows = await mt.MeetingTopic.filter(meeting_id=self.row.id).order_by("agenda_position", "id")
+        rows = await mt.MeetingTopic.filter(meeting_id=self.row.id).order_by("id")
         rows.sort(key=lambda t: (t.agenda_position is None, t.agenda_position or 0, t.id))
         return [MeetingTopic(row=r) for r in rows]
 

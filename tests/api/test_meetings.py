@@ -280,3 +280,44 @@ async def test_a_topic_carried_over_appears_on_the_next_meeting_once(gql: Gql, l
     ]
     third = await convened(gql, lw, **later)
     assert third["topics"] == []
+
+
+async def test_the_regular_meeting_collects_topics_and_needs_a_time_when_the_agenda_is_set(
+    gql: Gql, lw: LiaisonWorld
+) -> None:
+    from tortoise.transactions import in_transaction
+
+    from models.meeting import open_regular_meetings
+
+    opened = f.at(2026, 10, 8, 0, 5)
+    async with in_transaction():
+        [regular] = await open_regular_meetings(opened)
+    meeting_id = to_global_id("Meeting", regular.id)
+    assert (await gql(NODE, {"id": meeting_id}, user=lw.other_liaison))["data"]["node"] == {
+        "__typename": "Meeting",
+        "title": "2026年10月审管联动例会",
+    }  # every city supervision department is concerned
+    first = await ok(
+        gql, TOPIC, {"m": meeting_id, "t": "月度通报", "d": "说明"}, lw.market_liaison, f.at(2026, 10, 8, 9)
+    )
+    agenda = {"meetingId": meeting_id, "topicIds": [first["topic"]["id"]]}
+    assert await errors_of(gql, AGENDA, {"i": agenda}, lw.approval_liaison, f.at(2026, 10, 8, 10)) == [
+        ("heldAt", "REQUIRED")
+    ]
+    too_soon = {**agenda, "heldAt": f.at(2026, 10, 8, 15).isoformat()}
+    assert await errors_of(gql, AGENDA, {"i": too_soon}, lw.approval_liaison, f.at(2026, 10, 8, 10)) == [
+        ("heldAt", "NOTICE_TOO_SHORT")
+    ]
+    bad_topic = {
+        **agenda,
+        "topicIds": [to_global_id("MeetingTopic", 99999)],
+        "heldAt": f.at(2026, 10, 9, 9).isoformat(),
+    }
+    assert await errors_of(gql, AGENDA, {"i": bad_topic}, lw.approval_liaison, f.at(2026, 10, 8, 10)) == [
+        ("topicIds.0", "TOPIC_NOT_FOUND")
+    ]
+    ready = {**agenda, "heldAt": f.at(2026, 10, 9, 9).isoformat()}
+    meeting = (await ok(gql, AGENDA, {"i": ready}, lw.approval_liaison, f.at(2026, 10, 8, 10)))["meeting"]
+    assert (meeting["kind"], meeting["status"]) == ("REGULAR", "SCHEDULED")
+    # Every liaison officer of the city's departments is invited.
+    assert len(meeting["invitations"]) == 4
