@@ -181,3 +181,22 @@ async def test_the_intake_is_rate_limited_per_address_and_fails_closed(
 async def test_tracking_numbers_are_unique(gql: Gql, lw: LiaisonWorld) -> None:
     numbers = {(await submit(gql, anonymous=True))["trackingNumber"] for _ in range(3)}
     assert len(numbers) == 3
+
+
+async def test_the_intake_and_the_status_check_work_over_http_without_a_token(
+    lw: LiaisonWorld, services: Services, settings: Any
+) -> None:
+    import httpx
+
+    from api.app import create_app
+
+    app = create_app(settings)
+    app.state.services = services
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shenguan.test") as client:
+        sent = await client.post("/graphql", json={"query": SUBMIT, "variables": {"i": opinion()}})
+        receipt = sent.json()["data"]["submitPublicOpinion"]["receipt"]
+        variables = {"n": receipt["trackingNumber"], "s": receipt["secret"]}
+        status = await client.post("/graphql", json={"query": STATUS, "variables": variables})
+        staff = await client.post("/graphql", json={"query": LIST})
+    assert status.json()["data"]["publicSubmissionStatus"]["status"] == "RECEIVED"
+    assert [e["extensions"]["code"] for e in staff.json()["errors"]] == ["UNAUTHENTICATED"]
