@@ -22,6 +22,9 @@ MODEL_MODULES = [
     "models.audit",
     "models.obligation",
     "models.report",
+    "models.inquiry",
+    "models.meeting",
+    "models.public",
 ]
 
 

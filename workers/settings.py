@@ -22,6 +22,7 @@ from workers.jobs import (
     remind_push_job,
     sweep,
 )
+from workers.meetings import open_regular_meetings_job
 from workers.redis import redis_settings
 
 SWEEP_MINUTES = set(range(0, 60, 2))
@@ -35,6 +36,8 @@ CRON_JOBS = [
     cron(sweep, name="sweep", minute=SWEEP_MINUTES, second=30, run_at_startup=True, keep_result=0),
     # Daily at 08:05 Shanghai time; the job itself decides whether today is the first working day.
     cron(monthly_report, name="monthly_report", hour={8}, minute={5}, second=0, run_at_startup=True, keep_result=0),
+    # Daily, twice (a worker down at 00:05 catches up at 08:05); the job itself is idempotent.
+    cron(open_regular_meetings_job, name="open_regular_meetings", hour={0, 8}, minute=5, second=0, keep_result=0),
 ]
 
 

@@ -12,6 +12,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.schema.config import StrawberryConfig
 
 from api.graphql.base import Node
+from api.graphql.liaison import LIAISON_TYPES, LiaisonMutation, LiaisonQuery
 from api.graphql.mutation import Mutation as CoreMutation
 from api.graphql.obligations import Obligation, ObligationQuery
 from api.graphql.query import Query as CoreQuery
@@ -34,12 +35,12 @@ LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(12, None, None), ma
 
 
 @strawberry.type
-class Query(CoreQuery, ObligationQuery, ReportQuery):
+class Query(CoreQuery, ObligationQuery, ReportQuery, LiaisonQuery):
     """Every query: the core's, then each flow's, merged into one root type."""
 
 
 @strawberry.type
-class Mutation(CoreMutation, ReportMutation):
+class Mutation(CoreMutation, ReportMutation, LiaisonMutation):
     """Every mutation: the core's, then each flow's (add a flow's mixin to the bases)."""
 
 
@@ -47,7 +48,18 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    types=[Node, Department, User, Liaison, ApprovalItem, ApprovalDecision, DecisionPush, Obligation, TimelinessReport],
+    types=[
+        Node,
+        Department,
+        User,
+        Liaison,
+        ApprovalItem,
+        ApprovalDecision,
+        DecisionPush,
+        Obligation,
+        TimelinessReport,
+        *LIAISON_TYPES,
+    ],
     extensions=[
         lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

@@ -401,7 +401,8 @@ async def test_wakeups_keep_no_result_and_the_worker_runs_on_shanghai_time(setti
         "remind_obligation": 0,
         "mark_obligation_overdue": 0,
     }
-    cron_job, report_job = CRON_JOBS
+    cron_job, report_job, _ = CRON_JOBS
+    assert [job.name for job in CRON_JOBS] == ["sweep", "monthly_report", "open_regular_meetings"]
     assert (cron_job.name, cron_job.keep_result_s, cron_job.run_at_startup) == ("sweep", 0, True)
     assert cron_job.minute == set(range(0, 60, 2))
     assert (report_job.name, report_job.hour, report_job.minute, report_job.run_at_startup) == (
@@ -417,6 +418,7 @@ async def test_wakeups_keep_no_result_and_the_worker_runs_on_shanghai_time(setti
         "mark_obligation_overdue",
         "mark_push_overdue",
         "monthly_report",
+        "open_regular_meetings",
         "remind_obligation",
         "remind_push",
         "sweep",
