@@ -21,6 +21,11 @@ MODEL_MODULES = [
     "models.event",
     "models.audit",
     "models.obligation",
+    "models.pool",
+    "models.expert_draw",
+    "models.inspection",
+    "models.commitment",
+    "models.credit",
 ]
 
 

@@ -12,8 +12,17 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.schema.config import StrawberryConfig
 
 from api.graphql.base import Node
+from api.graphql.commitment import (
+    CommitmentMutation,
+    CommitmentOutcome,
+    CommitmentQuery,
+    CreditRecord,
+    VerificationTask,
+)
+from api.graphql.inspection import InspectionInvitation, InspectionMutation, InspectionQuery, InspectionTask
 from api.graphql.mutation import Mutation as CoreMutation
 from api.graphql.obligations import Obligation, ObligationQuery
+from api.graphql.pool import Agency, Expert, PoolMutation, PoolQuery
 from api.graphql.query import Query as CoreQuery
 from api.graphql.subscription import Subscription
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
@@ -33,12 +42,12 @@ LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(12, None, None), ma
 
 
 @strawberry.type
-class Query(CoreQuery, ObligationQuery):
+class Query(CoreQuery, ObligationQuery, PoolQuery, InspectionQuery, CommitmentQuery):
     """Every query: the core's, then each flow's, merged into one root type."""
 
 
 @strawberry.type
-class Mutation(CoreMutation):
+class Mutation(CoreMutation, PoolMutation, InspectionMutation, CommitmentMutation):
     """Every mutation: the core's, then each flow's (add a flow's mixin to the bases)."""
 
 
@@ -46,7 +55,10 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    types=[Node, Department, User, Liaison, ApprovalItem, ApprovalDecision, DecisionPush, Obligation],
+    types=[
+        *(Node, Department, User, Liaison, ApprovalItem, ApprovalDecision, DecisionPush, Obligation),
+        *(Expert, Agency, InspectionTask, InspectionInvitation, VerificationTask, CommitmentOutcome, CreditRecord),
+    ],
     extensions=[
         lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
