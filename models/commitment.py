@@ -24,7 +24,7 @@ ACTING_ROLES = (Role.OFFICER, Role.LIAISON)
 
 
 class VerificationTask(Model):
-    """Checking one commitment-based decision (核查), by the department the item's plan names. Never deleted."""
+    """Checking one commitment-based decision (核查), by the department the plan of the item names. Never deleted."""
 
     id = fields.BigIntField(primary_key=True)
     decision_id = fields.BigIntField(db_index=True)

@@ -63,7 +63,7 @@ class CommitmentOutcome(Model):
 
 
 class CreditRecord(Model):
-    """A false commitment on a counterparty's record (信用记录), found by its lookup key. Never deleted."""
+    """A false commitment on the record of a counterparty (信用记录), found by its lookup key. Never deleted."""
 
     id = fields.BigIntField(primary_key=True)
     lookup_key = fields.CharField(max_length=80, db_index=True)

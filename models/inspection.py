@@ -67,7 +67,7 @@ class InspectionTask(Model):
 
 
 class InspectionInvitation(Model):
-    """A supervision department invited to a task; it accepts or declines (with a reason) in 2 working days."""
+    """A supervision department invited to a task, which accepts or declines (with a reason) in 2 working days."""
 
     id = fields.BigIntField(primary_key=True)
     task_id = fields.BigIntField(db_index=True)
@@ -83,7 +83,7 @@ class InspectionInvitation(Model):
 
 
 class InspectionOpinion(Model):
-    """One participant's opinion: a department's own, or an expert's as recorded by the organiser."""
+    """The opinion of one participant: a department, or an expert as recorded by the organiser."""
 
     id = fields.BigIntField(primary_key=True)
     task_id = fields.BigIntField(db_index=True)

@@ -54,7 +54,7 @@ class Expert(Model):
 
 
 class Agency(Model):
-    """A qualified intermediary agency (中介机构) in the approval department's pool. Never deleted."""
+    """A qualified intermediary agency (中介机构) in the pool of an approval department. Never deleted."""
 
     id = fields.IntField(primary_key=True)
     pool_department_id = fields.IntField(db_index=True)
