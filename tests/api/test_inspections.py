@@ -45,7 +45,9 @@ NODE = "query($id: ID!) { node(id: $id) { id } }"
 DECISION = "query($id: ID!) { node(id: $id) { ... on ApprovalDecision { inspections { site status } } } }"
 
 
-async def pool(w: World, *names: str, field: str = "食品安全", conflicts: dict[str, list[str]] | None = None) -> list[Expert]:
+async def pool(
+    w: World, *names: str, field: str = "食品安全", conflicts: dict[str, list[str]] | None = None
+) -> list[Expert]:
     """Approved experts of a field, proposed by the market department."""
     out = []
     for name in names:
@@ -118,9 +120,7 @@ async def test_joint_inspection_end_to_end(gql: Gql) -> None:
         ("ACCEPTED", sorted([w.approval.id, w.market.id])),
     ]
 
-    drawn = await call(
-        gql, DRAW, {"input": {"taskId": task["id"], "field": "食品安全", "count": 2}}, w.officer, NOW
-    )
+    drawn = await call(gql, DRAW, {"input": {"taskId": task["id"], "field": "食品安全", "count": 2}}, w.officer, NOW)
     assert drawn["errors"] == []
     draw = drawn["expertDraw"]
     assert draw["candidateIds"] == [gid("Expert", e.id) for e in experts]
@@ -131,7 +131,9 @@ async def test_joint_inspection_end_to_end(gql: Gql) -> None:
     assert [e[3] for e in await events("INSPECTION_EXPERTS_DRAWN")] == [sorted([w.approval.id, w.market.id])]
 
     await opinions(gql, w, task["id"], [e["id"] for e in draw["experts"]])
-    closed = await call(gql, CLOSE, {"id": task["id"], "conclusion": "现场符合要求，同意"}, w.officer, f.at(2026, 10, 9))
+    closed = await call(
+        gql, CLOSE, {"id": task["id"], "conclusion": "现场符合要求，同意"}, w.officer, f.at(2026, 10, 9)
+    )
     final = closed["inspectionTask"]
     assert (final["status"], final["conclusion"], final["closedAt"]) == (
         "CLOSED",
@@ -173,7 +175,9 @@ async def opinions(gql: Gql, w: World, task_id: str, expert_ids: list[str]) -> N
 
 async def link_to_decision(gql: Gql, w: World, task_id: str) -> None:
     """The decision that follows the application links to its inspection and shows it."""
-    counterparty = CounterpartyInput(name="济宁鲁兴食品有限公司", kind=CounterpartyKind.ORGANIZATION, credit_code=COMPANY_CODE)
+    counterparty = CounterpartyInput(
+        name="济宁鲁兴食品有限公司", kind=CounterpartyKind.ORGANIZATION, credit_code=COMPANY_CODE
+    )
     data = DecisionInput(
         item_id=w.item.id,
         document_number="济审批食〔2026〕8号",
@@ -275,7 +279,9 @@ async def test_draw_honours_recent_draws_and_reports_too_few(gql: Gql) -> None:
     one = await call(gql, DRAW, {"input": {"taskId": first["id"], "field": "食品安全", "count": 2}}, w.officer, NOW)
     chosen = {e["id"] for e in one["expertDraw"]["experts"]}
     later = f.at(2026, 10, 9)
-    too_many = await call(gql, DRAW, {"input": {"taskId": second["id"], "field": "食品安全", "count": 2}}, w.officer, later)
+    too_many = await call(
+        gql, DRAW, {"input": {"taskId": second["id"], "field": "食品安全", "count": 2}}, w.officer, later
+    )
     assert [(e["code"], e["field"]) for e in too_many["errors"]] == [("NOT_ENOUGH_EXPERTS", "count")]
     ok = await call(gql, DRAW, {"input": {"taskId": second["id"], "field": "食品安全", "count": 1}}, w.officer, later)
     draw = ok["expertDraw"]
@@ -294,7 +300,9 @@ async def test_draw_honours_recent_draws_and_reports_too_few(gql: Gql) -> None:
             gql, DRAW, {"input": {"taskId": first["id"], "field": "食品安全", "count": 1, **bad}}, w.officer, later
         )
         assert codes(payload) == [error]
-    market = await call(gql, DRAW, {"input": {"taskId": first["id"], "field": "食品安全", "count": 1}}, w.market_officer)
+    market = await call(
+        gql, DRAW, {"input": {"taskId": first["id"], "field": "食品安全", "count": 1}}, w.market_officer
+    )
     assert codes(market) == [("FORBIDDEN", "id")]
     assert await ExpertDraw.all().count() == 3
     assert (await InspectionInvitation.filter(status=InvitationStatus.PENDING).count()) == 4

@@ -76,9 +76,7 @@ async def test_expert_is_proposed_recommended_approved_suspended_and_reinstated(
         ("REJECTED", "重复", [("INVALID_TRANSITION", "status")]),
     ]
     for status, reason, errors in steps:
-        payload = await call(
-            gql, SET_STATUS, {"id": expert["id"], "status": status, "reason": reason}, w.officer, NOW
-        )
+        payload = await call(gql, SET_STATUS, {"id": expert["id"], "status": status, "reason": reason}, w.officer, NOW)
         assert codes(payload) == errors
     row = await Expert.get()
     assert (row.status, row.status_reason) == (PoolStatus.APPROVED, None)
@@ -191,8 +189,12 @@ async def test_agency_is_validated_approved_and_suspended(gql: Gql) -> None:
     agency = (await call(gql, PROPOSE_AGENCY, {"input": agency_input(w)}, w.market_officer, NOW))["agency"]
     assert (agency["creditCode"], agency["status"]) == (COMPANY_CODE, "PROPOSED")
     approved = await call(gql, SET_AGENCY, {"id": agency["id"], "status": "APPROVED"}, w.officer, NOW)
-    suspended = await call(gql, SET_AGENCY, {"id": agency["id"], "status": "SUSPENDED", "reason": "资质过期"}, w.officer)
+    suspended = await call(
+        gql, SET_AGENCY, {"id": agency["id"], "status": "SUSPENDED", "reason": "资质过期"}, w.officer
+    )
     assert (approved["agency"]["status"], suspended["agency"]["statusReason"]) == ("APPROVED", "资质过期")
+    for user, seen in ((w.officer, True), (w.market_officer, True), (w.health_officer, False)):
+        assert ((await gql(NODE, {"id": agency["id"]}, user=user))["data"]["node"] is not None) is seen
     row = await Agency.get()
     assert [(e[2], e[3]) for e in await events("AGENCY_STATUS_CHANGED")] == [
         ({"agencyId": row.id, "status": status}, sorted([w.approval.id, w.market.id]))
