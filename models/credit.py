@@ -186,9 +186,17 @@ async def record_verification_result(actor: User, pk: int, data: ResultInput, *,
     outcomes = await _check_outcomes(errors, data, local_date(now))
     reference = _check_referral(errors, data)
     raise_all(errors)
-    task.status, task.result, task.note = VerificationStatus.DONE, data.result, note
-    task.recorded_at, task.recorded_by_id = now, actor.id
-    await task.save(update_fields=["status", "result", "note", "recorded_at", "recorded_by_id"])
+    changes = {
+        "status": VerificationStatus.DONE,
+        "result": data.result,
+        "note": note,
+        "recorded_at": now,
+        "recorded_by_id": actor.id,
+    }
+    # Conditional: of two concurrent results only one lands, so one credit record per verification.
+    if not await VerificationTask.filter(id=task.id, status=VerificationStatus.OPEN).update(**changes):
+        raise InvalidInput("该核查任务已办结或免于核查", field="id", code="VERIFICATION_NOT_OPEN")
+    task.update_from_dict(changes)
     closed = await close_obligations("VerificationTask", task.id, now=now, kind=VERIFICATION.kind)
     decision = await Decision.get(id=task.decision_id)
     audience = [task.department_id, task.issuer_id, *await _supervisors(decision.id)]
@@ -313,9 +321,10 @@ async def complete_outcome(actor: User, pk: int, *, note: str, now: datetime) ->
         raise Forbidden("只有承办部门可以办结", field="id")
     if row.status is not OutcomeStatus.REQUESTED:
         raise InvalidInput("该处理事项已办结", field="id", code="OUTCOME_ALREADY_DONE")
-    row.done_note = check_length(note, "note", 5000)
-    row.status, row.done_at = OutcomeStatus.DONE, now
-    await row.save(update_fields=["done_note", "status", "done_at"])
+    changes = {"done_note": check_length(note, "note", 5000), "status": OutcomeStatus.DONE, "done_at": now}
+    if not await CommitmentOutcome.filter(id=row.id, status=OutcomeStatus.REQUESTED).update(**changes):
+        raise InvalidInput("该处理事项已办结", field="id", code="OUTCOME_ALREADY_DONE")
+    row.update_from_dict(changes)
     closed = await close_obligations("CommitmentOutcome", row.id, now=now)
     await record_event(
         EventKind.COMMITMENT_OUTCOME_DONE,

@@ -280,9 +280,12 @@ async def reply_invitation(
     if task.status is InspectionStatus.CLOSED:
         raise InvalidInput("踏勘任务已结束", field="id", code="INSPECTION_CLOSED")
     text = check_length(reason or "", "reason", 500, required=not accept)
-    invitation.status = InvitationStatus.ACCEPTED if accept else InvitationStatus.DECLINED
-    invitation.reason, invitation.replied_at, invitation.replied_by_id = text or None, now, actor.id
-    await invitation.save(update_fields=["status", "reason", "replied_at", "replied_by_id"])
+    status = InvitationStatus.ACCEPTED if accept else InvitationStatus.DECLINED
+    changes = {"status": status, "reason": text or None, "replied_at": now, "replied_by_id": actor.id}
+    # Conditional: of two concurrent replies only one lands (PostgreSQL runs them truly in parallel).
+    if not await InspectionInvitation.filter(id=invitation.id, status=InvitationStatus.PENDING).update(**changes):
+        raise InvalidInput("该邀请已答复", field="id", code="ALREADY_REPLIED")
+    invitation.update_from_dict(changes)
     closed = await close_obligations("InspectionInvitation", invitation.id, now=now, kind=INSPECTION_REPLY.kind)
     payload: dict[str, Any] = {
         "taskId": task.id,
