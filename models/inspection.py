@@ -21,6 +21,7 @@ from models.enums import (
     InspectionOpinionKind,
     InspectionStatus,
     InvitationStatus,
+    ObligationStatus,
     Role,
 )
 from models.errors import DomainError, Forbidden, InvalidInput, NotFound, raise_all
@@ -373,7 +374,11 @@ async def draw_experts(
 
 async def _has_open_opinion(task: InspectionTask, department_id: int) -> bool:
     return await Obligation.filter(
-        subject_type="InspectionTask", subject_id=task.id, kind=INSPECTION_OPINION.kind, department_id=department_id
+        subject_type="InspectionTask",
+        subject_id=task.id,
+        kind=INSPECTION_OPINION.kind,
+        department_id=department_id,
+        status=ObligationStatus.OPEN,
     ).exists()
 
 

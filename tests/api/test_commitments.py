@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from models.catalogue import ApprovalItem, create_approval_item
 from models.commitment import VerificationTask
 from models.credit import CommitmentOutcome, CreditRecord
 from models.decision import Decision
-from models.enums import DecisionStatus, ObligationStatus
+from models.enums import DecisionStatus, ObligationStatus, Role
 from models.identifiers import mask_citizen_id
 from models.obligation import Obligation
 from tests import factories as f
@@ -329,3 +331,23 @@ async def test_approval_side_plan_assigns_the_issuer(gql: Gql) -> None:
         supervising_department_ids=[w.market.id],
     )
     assert other.verification_days is None
+
+
+async def test_concurrent_results_record_one_credit_record(gql: Gql) -> None:
+    w = await world()
+    await planned(gql, w)
+    decision = await issued(gql, w)
+    task = next(t for t in decision["verificationTasks"] if t["department"]["code"] == "CITY-HEALTH")
+    officers = [await f.user(w.health, Role.OFFICER, username=f"verifier{i}") for i in range(10)]
+    false_ = {
+        "verificationId": task["id"],
+        "result": "FALSE",
+        "note": "不符",
+        "outcomes": [{"kind": "TERMINATE", "note": "终止"}],
+    }
+    results = await asyncio.gather(*(gql(RESULT, {"input": false_}, user=o, now=f.at(2026, 10, 12)) for o in officers))
+    payloads = [r["data"]["recordVerificationResult"] for r in results]
+    outcomes = Counter(p["errors"][0]["code"] if p["errors"] else "RECORDED" for p in payloads)
+    assert outcomes == {"RECORDED": 1, "VERIFICATION_NOT_OPEN": 9}
+    assert (await CreditRecord.all().count(), await CommitmentOutcome.all().count()) == (1, 1)
+    assert len(await events("CREDIT_RECORDED")) == 1
