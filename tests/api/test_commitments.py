@@ -15,7 +15,7 @@ from models.credit import CommitmentOutcome, CreditRecord
 from models.decision import Decision
 from models.enums import DecisionStatus, ObligationStatus, Role
 from models.identifiers import mask_citizen_id
-from models.obligation import Obligation
+from models.obligation import Obligation, mark_obligation_overdue
 from tests import factories as f
 from tests.api.conftest import Gql
 from tests.api.oversight import PERSON_ID, World, call, codes, events, gid, world
@@ -351,3 +351,16 @@ async def test_concurrent_results_record_one_credit_record(gql: Gql) -> None:
     assert outcomes == {"RECORDED": 1, "VERIFICATION_NOT_OPEN": 9}
     assert (await CreditRecord.all().count(), await CommitmentOutcome.all().count()) == (1, 1)
     assert len(await events("CREDIT_RECORDED")) == 1
+
+
+async def test_an_overdue_verification_is_told_to_the_verifier_and_the_issuer(gql: Gql) -> None:
+    w = await world()
+    await planned(gql, w)
+    await issued(gql, w)
+    row = await Obligation.get(kind="VERIFICATION", department_id=w.market.id)
+    assert await mark_obligation_overdue(row.id, now=f.at(2026, 10, 13, 23, 59)) is False  # still the due day
+    assert await mark_obligation_overdue(row.id, now=f.at(2026, 10, 14, 0, 0)) is True
+    overdue = await events("OBLIGATION_OVERDUE")
+    assert [(e[0], e[2]["obligationKind"], e[3]) for e in overdue] == [
+        ("VerificationTask", "VERIFICATION", sorted([w.approval.id, w.market.id]))
+    ]

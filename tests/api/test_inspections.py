@@ -306,3 +306,22 @@ async def test_draw_honours_recent_draws_and_reports_too_few(gql: Gql) -> None:
     assert codes(market) == [("FORBIDDEN", "id")]
     assert await ExpertDraw.all().count() == 3
     assert (await InspectionInvitation.filter(status=InvitationStatus.PENDING).count()) == 4
+
+
+AVAILABILITY = """mutation($id: ID!, $available: Boolean!) {
+  setExpertAvailability(id: $id, available: $available) { expert { isAvailable } errors { code field } } }"""
+
+
+async def test_an_unavailable_expert_is_no_candidate(gql: Gql) -> None:
+    w = await world()
+    experts = await pool(w, "甲", "乙")
+    away = gid("Expert", experts[0].id)
+    market = await call(gql, AVAILABILITY, {"id": away, "available": False}, w.market_officer, NOW)
+    assert codes(market) == [("FORBIDDEN", "id")]
+    assert (await call(gql, AVAILABILITY, {"id": away, "available": False}, w.officer, NOW))["expert"] == {
+        "isAvailable": False
+    }
+    task = await create(gql, w)
+    drawn = await call(gql, DRAW, {"input": {"taskId": task["id"], "field": "食品安全", "count": 1}}, w.officer, NOW)
+    assert drawn["expertDraw"]["candidateIds"] == [gid("Expert", experts[1].id)]
+    assert [e["name"] for e in drawn["expertDraw"]["experts"]] == ["乙"]
