@@ -8,6 +8,7 @@ import strawberry
 
 from api.context import Context, Info
 from api.graphql.base import Connection, Node, UserError, forbidden, given, to_global_id
+from api.graphql.grouped import children
 from api.graphql.mutation import attempt, pk_of, run
 from api.graphql.nodes import node_loader
 from api.graphql.obligations import Obligation, obligations_of
@@ -130,7 +131,7 @@ class VerificationTask(Node):
     @strawberry.field
     async def outcomes(self, info: Info) -> list[CommitmentOutcome]:
         viewer = info.context.require_user()
-        rows = await cr.CommitmentOutcome.filter(verification_id=self.row.id).order_by("id")
+        rows = await children(info.context, cr.CommitmentOutcome, "verification_id").load(self.row.id)
         return [CommitmentOutcome(row=r) for r in rows if cr.can_see_outcome(viewer, r)]
 
     @strawberry.field(description="VERIFICATION: by the plan's due day.")
@@ -256,13 +257,13 @@ async def credit_records_of_decision(info: Info, decision: DecisionRow) -> list[
     """For ApprovalDecision.creditRecords: the counterparty's records, to roles that may read credit."""
     if not cr.may_read_credit(info.context.require_user()):
         return []
-    rows = await cr.CreditRecord.filter(lookup_key=cr.decision_key(decision)).order_by("id")
+    rows = await children(info.context, cr.CreditRecord, "lookup_key").load(cr.decision_key(decision))
     return [CreditRecord(row=r) for r in rows]
 
 
 async def verifications_of_decision(info: Info, decision_id: int) -> list[VerificationTask]:
     viewer = info.context.require_user()
-    rows = await cm.VerificationTask.filter(decision_id=decision_id).order_by("id")
+    rows = await children(info.context, cm.VerificationTask, "decision_id").load(decision_id)
     return [VerificationTask(row=r) for r in rows if cm.can_see_verification(viewer, r)]
 
 

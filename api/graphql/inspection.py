@@ -9,6 +9,7 @@ import strawberry
 
 from api.context import Context, Info
 from api.graphql.base import Connection, Node, UserError, given, to_global_id
+from api.graphql.grouped import children
 from api.graphql.inputs import CounterpartyInput
 from api.graphql.mutation import attempt, pk_of, run
 from api.graphql.nodes import node_loader
@@ -218,16 +219,16 @@ class InspectionTask(Node):
 
     @strawberry.field
     async def invitations(self, info: Info) -> list[InspectionInvitation]:
-        rows = await ins.InspectionInvitation.filter(task_id=self.row.id).order_by("id")
+        rows = await children(info.context, ins.InspectionInvitation, "task_id").load(self.row.id)
         return [InspectionInvitation(row=r) for r in rows]
 
     @strawberry.field
-    async def draws(self) -> list[ExpertDraw]:
-        return [ExpertDraw(row=r) for r in await DrawRow.filter(task_id=self.row.id).order_by("id")]
+    async def draws(self, info: Info) -> list[ExpertDraw]:
+        return [ExpertDraw(row=r) for r in await children(info.context, DrawRow, "task_id").load(self.row.id)]
 
     @strawberry.field
-    async def opinions(self) -> list[InspectionOpinion]:
-        rows = await ins.InspectionOpinion.filter(task_id=self.row.id).order_by("id")
+    async def opinions(self, info: Info) -> list[InspectionOpinion]:
+        rows = await children(info.context, ins.InspectionOpinion, "task_id").load(self.row.id)
         return [InspectionOpinion(row=r) for r in rows]
 
     @strawberry.field
@@ -246,7 +247,8 @@ class InspectionTask(Node):
 async def _visible_task(context: Context, row: ins.InspectionTask | None) -> InspectionTask | None:
     if row is None:
         return None
-    invited = await ins.invited_departments(row.id)
+    invitations = await children(context, ins.InspectionInvitation, "task_id").load(row.id)
+    invited = [i.department_id for i in invitations]
     return InspectionTask(row=row) if ins.can_see_task(context.require_user(), row, invited) else None
 
 
@@ -266,7 +268,7 @@ async def _invitation(context: Context, pk: int) -> Node | None:
 
 async def inspections_of_decision(info: Info, decision_id: int) -> list[InspectionTask]:
     """For ApprovalDecision.inspections: the linked tasks the viewer may see."""
-    rows = await ins.InspectionTask.filter(decision_id=decision_id).order_by("id")
+    rows = await children(info.context, ins.InspectionTask, "decision_id").load(decision_id)
     found = [await _visible_task(info.context, r) for r in rows]
     return [t for t in found if t is not None]
 
