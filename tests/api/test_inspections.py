@@ -325,3 +325,51 @@ async def test_an_unavailable_expert_is_no_candidate(gql: Gql) -> None:
     drawn = await call(gql, DRAW, {"input": {"taskId": task["id"], "field": "食品安全", "count": 1}}, w.officer, NOW)
     assert drawn["expertDraw"]["candidateIds"] == [gid("Expert", experts[1].id)]
     assert [e["name"] for e in drawn["expertDraw"]["experts"]] == ["乙"]
+
+
+async def test_bad_reply_opinion_close_and_link_input_names_the_field(gql: Gql) -> None:
+    w = await world()
+    experts = await pool(w, "甲")
+    task = await create(gql, w)
+    market_inv = task["invitations"][0]["id"]
+    long_reason = await call(gql, REPLY, {"id": market_inv, "accept": False, "reason": "因" * 501}, w.market_officer)
+    assert codes(long_reason) == [("TOO_LONG", "reason")]
+    wrong_id = await call(gql, REPLY, {"id": task["id"], "accept": True}, w.market_officer)
+    assert codes(wrong_id) == [("INVALID_ID", "id")]
+    await call(gql, REPLY, {"id": market_inv, "accept": True}, w.market_officer, NOW)
+    empty = {"taskId": task["id"], "opinion": "AGREE", "text": " "}
+    assert codes(await call(gql, OPINION, {"input": empty}, w.market_officer, NOW)) == [("REQUIRED", "text")]
+    undrawn = {"taskId": task["id"], "opinion": "AGREE", "text": "同意", "expertId": gid("Expert", experts[0].id)}
+    assert codes(await call(gql, OPINION, {"input": undrawn}, w.officer, NOW)) == [("EXPERT_NOT_ON_TASK", "expertId")]
+    no_conclusion = await call(gql, CLOSE, {"id": task["id"], "conclusion": ""}, w.officer, NOW)
+    assert codes(no_conclusion) == [("REQUIRED", "conclusion")]
+    by_market = await call(gql, CLOSE, {"id": task["id"], "conclusion": "同意"}, w.market_officer, NOW)
+    assert codes(by_market) == [("FORBIDDEN", "id")]
+    missing = await call(gql, LINK, {"id": task["id"], "decisionId": gid("ApprovalDecision", 999)}, w.officer, NOW)
+    assert codes(missing) == [("DECISION_NOT_FOUND", "decisionId")]
+    row = await InspectionTask.get()
+    assert (row.status.value, row.conclusion, row.decision_id) == ("PLANNED", None, None)
+    assert await events("INSPECTION_OPINION_RECORDED") == []
+
+
+async def test_an_inspection_of_an_issued_decision_takes_its_item_and_counterparty(gql: Gql) -> None:
+    w = await world()
+    decision = await f.decision(w.officer, w.item, now=NOW, number="济审批食〔2026〕40号")
+    by_decision = {
+        "kind": "INSPECTION",
+        "site": "现场",
+        "plannedAt": PLANNED,
+        "decisionId": gid("ApprovalDecision", decision.id),
+    }
+    task = (await call(gql, CREATE, {"input": by_decision}, w.officer, NOW))["inspectionTask"]
+    assert (task["decision"], task["item"], task["counterpartyName"], task["applicationReference"]) == (
+        {"documentNumber": "济审批食〔2026〕40号"},
+        {"code": "FOOD-PRODUCTION"},
+        "张三",
+        None,
+    )
+    assert task["counterpartyIdentifier"] == decision.id_number[:6] + "********" + decision.id_number[-4:]
+    other_issuer = await call(gql, CREATE, {"input": by_decision}, w.county_officer, NOW)
+    assert codes(other_issuer) == [("DECISION_NOT_FOUND", "decisionId")]
+    shown = (await gql(DECISION, {"id": gid("ApprovalDecision", decision.id)}, user=w.officer))["data"]["node"]
+    assert shown == {"inspections": [{"site": "现场", "status": "PLANNED"}]}
