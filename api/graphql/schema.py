@@ -12,14 +12,10 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.schema.config import StrawberryConfig
 
 from api.graphql.base import Node
-from api.graphql.commitment import (
-    CommitmentMutation,
-    CommitmentOutcome,
-    CommitmentQuery,
-    CreditRecord,
-    VerificationTask,
-)
-from api.graphql.inspection import InspectionInvitation, InspectionMutation, InspectionQuery, InspectionTask
+from api.graphql.commitment import CommitmentOutcome, CommitmentQuery, CreditRecord, VerificationTask
+from api.graphql.commitment_mutation import CommitmentMutation
+from api.graphql.inspection import InspectionInvitation, InspectionQuery, InspectionTask
+from api.graphql.inspection_mutation import InspectionMutation
 from api.graphql.mutation import Mutation as CoreMutation
 from api.graphql.obligations import Obligation, ObligationQuery
 from api.graphql.pool import Agency, Expert, PoolMutation, PoolQuery
