@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.account import CODE_RE, Department, check_length
-from models.enums import AdminLevel, DepartmentKind, ResponsibilityKind
+from models.enums import AdminLevel, DepartmentKind, ResponsibilityKind, ResponsibleSide, VerificationMethod
 from models.errors import DomainError, Duplicate, InvalidInput, NotFound, raise_all
 
 
@@ -21,6 +21,12 @@ class ApprovalItem(Model):
     joint_inspection = fields.BooleanField(default=False)
     responsibility = fields.CharEnumField(ResponsibilityKind, max_length=16, default=ResponsibilityKind.NORMAL)
     is_active = fields.BooleanField(default=True)
+    # Art. 24 verification plan (models/commitment.py): exempt, or within N working days by method and side.
+    verification_exempt = fields.BooleanField(default=False)
+    verification_days = fields.IntField(null=True)
+    verification_standard = fields.CharField(max_length=512, null=True)
+    verification_method = fields.CharEnumField(VerificationMethod, max_length=16, null=True)
+    verification_side = fields.CharEnumField(ResponsibleSide, max_length=16, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     supervisors: fields.ManyToManyRelation[Department] = fields.ManyToManyField(
         "shenguan.Department", related_name="supervised_items", through="item_supervisor"

@@ -25,6 +25,11 @@ MODEL_MODULES = [
     "models.inquiry",
     "models.meeting",
     "models.public",
+    "models.pool",
+    "models.expert_draw",
+    "models.inspection",
+    "models.commitment",
+    "models.credit",
 ]
 
 

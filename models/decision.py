@@ -57,6 +57,7 @@ class Decision(Model):
     phone = fields.CharField(max_length=20, null=True)
     address = fields.CharField(max_length=256, null=True)
     content_hash = fields.CharField(max_length=64)
+    commitment_based = fields.BooleanField(default=False)  # Art. 24: granted on a written commitment
     created_by: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
         "shenguan.User", related_name=False, null=True, on_delete=fields.RESTRICT
     )

@@ -77,3 +77,72 @@ class ObligationStatus(StrEnum):
 class ReportKind(StrEnum):
     MONTHLY = "MONTHLY"
     ON_DEMAND = "ON_DEMAND"
+
+
+class PoolStatus(StrEnum):
+    """Art. 22: an expert's or agency's standing in the approval department's pool."""
+
+    PROPOSED = "PROPOSED"
+    APPROVED = "APPROVED"
+    SUSPENDED = "SUSPENDED"
+    REJECTED = "REJECTED"
+
+
+class InspectionKind(StrEnum):
+    REVIEW = "REVIEW"
+    SITE_SURVEY = "SITE_SURVEY"
+    INSPECTION = "INSPECTION"
+    TESTING = "TESTING"
+
+
+class InspectionStatus(StrEnum):
+    PLANNED = "PLANNED"
+    CLOSED = "CLOSED"
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+
+
+class InspectionOpinionKind(StrEnum):
+    AGREE = "AGREE"
+    AGREE_WITH_CONDITIONS = "AGREE_WITH_CONDITIONS"
+    DISAGREE = "DISAGREE"
+
+
+class VerificationMethod(StrEnum):
+    ON_SITE = "ON_SITE"
+    DOCUMENTS = "DOCUMENTS"
+    ONLINE_DATA = "ONLINE_DATA"
+
+
+class ResponsibleSide(StrEnum):
+    APPROVAL = "APPROVAL"
+    SUPERVISION = "SUPERVISION"
+
+
+class VerificationStatus(StrEnum):
+    OPEN = "OPEN"
+    DONE = "DONE"
+    EXEMPT = "EXEMPT"
+
+
+class VerificationResult(StrEnum):
+    TRUE = "TRUE"
+    FALSE = "FALSE"
+
+
+class CommitmentOutcomeKind(StrEnum):
+    """Art. 24: what follows a false commitment."""
+
+    TERMINATE = "TERMINATE"
+    RECTIFY = "RECTIFY"
+    REVOKE = "REVOKE"
+    PENALTY = "PENALTY"
+
+
+class OutcomeStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    DONE = "DONE"

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from models.account import PHONE_RE, Department, User, check_length
 from models.calendar import current_calendar, deadline_at, local_date
 from models.catalogue import ApprovalItem, route_decision
+from models.commitment import commitment_errors, open_verifications
 from models.decision import CLAIM_WORKING_DAYS, Decision, DecisionPush, content_fingerprint, iso
 from models.enums import Channel, CounterpartyKind, DepartmentKind, Role
 from models.errors import DomainError, Duplicate, Forbidden, InvalidInput, NotFound, raise_all
@@ -42,6 +43,7 @@ class DecisionInput:
     valid_from: date | None = None
     valid_until: date | None = None
     channel: Channel = Channel.PLATFORM
+    commitment_based: bool = False
 
 
 ISSUER_ROLES = (Role.OFFICER, Role.LIAISON, Role.INTEGRATION)
@@ -59,7 +61,7 @@ def _text(errors: list[DomainError], value: str | None, field: str, limit: int, 
         return None
 
 
-def _check_counterparty(errors: list[DomainError], cp: CounterpartyInput) -> CounterpartyInput:
+def check_counterparty(errors: list[DomainError], cp: CounterpartyInput) -> CounterpartyInput:
     """GB 11643 for a person's ID number, GB 32100 for an organisation's credit code."""
     out = CounterpartyInput(name=_text(errors, cp.name, "counterparty.name", 128, True) or "", kind=cp.kind)
     if cp.kind is CounterpartyKind.PERSON:
@@ -100,7 +102,7 @@ def validate_decision(data: DecisionInput, today: date) -> tuple[DecisionInput, 
     errors: list[DomainError] = []
     number = _text(errors, data.document_number, "documentNumber", 64, True) or ""
     content = _text(errors, data.content, "content", 20000, True) or ""
-    counterparty = _check_counterparty(errors, data.counterparty)
+    counterparty = check_counterparty(errors, data.counterparty)
     if data.approved_on > today:
         errors.append(InvalidInput("批准日期不能晚于今天", field="approvedOn", code="DATE_IN_FUTURE"))
     if data.valid_from and data.valid_until and data.valid_from > data.valid_until:
@@ -114,23 +116,25 @@ def validate_decision(data: DecisionInput, today: date) -> tuple[DecisionInput, 
         valid_from=data.valid_from,
         valid_until=data.valid_until,
         channel=data.channel,
+        commitment_based=data.commitment_based,
     )
     return cleaned, errors
 
 
 def fingerprint(data: DecisionInput) -> str:
     cp = data.counterparty
-    return content_fingerprint(
-        {
-            "item": data.item_id,
-            "content": data.content,
-            "approved_on": iso(data.approved_on),
-            "valid_from": iso(data.valid_from),
-            "valid_until": iso(data.valid_until),
-            "channel": data.channel.value,
-            "cp": [cp.name, cp.kind.value, cp.id_number, cp.credit_code, cp.contact_name, cp.phone, cp.address],
-        }
-    )
+    fields_ = {
+        "item": data.item_id,
+        "content": data.content,
+        "approved_on": iso(data.approved_on),
+        "valid_from": iso(data.valid_from),
+        "valid_until": iso(data.valid_until),
+        "channel": data.channel.value,
+        "cp": [cp.name, cp.kind.value, cp.id_number, cp.credit_code, cp.contact_name, cp.phone, cp.address],
+    }
+    if data.commitment_based:  # only when set, so earlier decisions keep their fingerprints
+        fields_["commitment"] = True
+    return content_fingerprint(fields_)
 
 
 async def check_issuer(actor: User) -> Department:
@@ -151,6 +155,8 @@ async def issue_decision(actor: User, data: DecisionInput, *, now: datetime) -> 
     item = await ApprovalItem.get_or_none(id=data.item_id)
     if item is None or not item.is_active:
         errors.append(NotFound("审批事项不存在或已停用", field="itemId", code="ITEM_NOT_FOUND"))
+    else:
+        errors.extend(commitment_errors(item, cleaned.commitment_based))
     raise_all(errors)
     assert item is not None
     digest = fingerprint(cleaned)
@@ -183,6 +189,8 @@ async def record_decision(
     decision = await _create_decision(actor, issuer, data, fingerprint(data))
     for department_id in department_ids:
         await create_push(decision, department_id, now=now, calendar=calendar)
+    if decision.commitment_based:
+        await open_verifications(decision, department_ids, now=now, calendar=calendar)
     return decision
 
 
@@ -205,6 +213,7 @@ async def _create_decision(actor: User, issuer: Department, data: DecisionInput,
         phone=cp.phone,
         address=cp.address,
         content_hash=digest,
+        commitment_based=data.commitment_based,
         created_by_id=actor.id,
     )
 

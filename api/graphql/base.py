@@ -30,7 +30,7 @@ def to_global_id(type_name: str, pk: int) -> strawberry.ID:
 
 MAX_INT = 2**31 - 1
 MAX_BIGINT = 2**63 - 1
-INT_KEYED = {"Department", "User", "Liaison", "ApprovalItem"}
+INT_KEYED = {"Department", "User", "Liaison", "ApprovalItem", "Expert", "Agency"}
 
 
 class BadId(DomainError):

@@ -68,6 +68,7 @@ class IssueDecisionInput:
     valid_from: date | None = None
     valid_until: date | None = None
     channel: Channel | None = Channel.PLATFORM
+    commitment_based: bool | None = strawberry.field(default=False, description="Art. 24: notification-commitment.")
 
 
 @strawberry.input

@@ -282,6 +282,7 @@ class Mutation:
                 valid_from=input.valid_from,
                 valid_until=input.valid_until,
                 channel=input.channel or Channel.PLATFORM,
+                commitment_based=bool(input.commitment_based),
                 counterparty=issuance.CounterpartyInput(
                     name=input.counterparty.name,
                     kind=input.counterparty.kind,

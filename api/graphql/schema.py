@@ -12,9 +12,14 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.schema.config import StrawberryConfig
 
 from api.graphql.base import Node
+from api.graphql.commitment import CommitmentOutcome, CommitmentQuery, CreditRecord, VerificationTask
+from api.graphql.commitment_mutation import CommitmentMutation
+from api.graphql.inspection import InspectionInvitation, InspectionQuery, InspectionTask
+from api.graphql.inspection_mutation import InspectionMutation
 from api.graphql.liaison import LIAISON_TYPES, LiaisonMutation, LiaisonQuery
 from api.graphql.mutation import Mutation as CoreMutation
 from api.graphql.obligations import Obligation, ObligationQuery
+from api.graphql.pool import Agency, Expert, PoolMutation, PoolQuery
 from api.graphql.query import Query as CoreQuery
 from api.graphql.reports import ReportMutation, ReportQuery, TimelinessReport
 from api.graphql.subscription import Subscription
@@ -35,12 +40,12 @@ LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(12, None, None), ma
 
 
 @strawberry.type
-class Query(CoreQuery, ObligationQuery, ReportQuery, LiaisonQuery):
+class Query(CoreQuery, ObligationQuery, ReportQuery, LiaisonQuery, PoolQuery, InspectionQuery, CommitmentQuery):
     """Every query: the core's, then each flow's, merged into one root type."""
 
 
 @strawberry.type
-class Mutation(CoreMutation, ReportMutation, LiaisonMutation):
+class Mutation(CoreMutation, ReportMutation, LiaisonMutation, PoolMutation, InspectionMutation, CommitmentMutation):
     """Every mutation: the core's, then each flow's (add a flow's mixin to the bases)."""
 
 
@@ -49,16 +54,10 @@ schema = Schema(
     mutation=Mutation,
     subscription=Subscription,
     types=[
-        Node,
-        Department,
-        User,
-        Liaison,
-        ApprovalItem,
-        ApprovalDecision,
-        DecisionPush,
-        Obligation,
+        *(Node, Department, User, Liaison, ApprovalItem, ApprovalDecision, DecisionPush, Obligation),
         TimelinessReport,
         *LIAISON_TYPES,
+        *(Expert, Agency, InspectionTask, InspectionInvitation, VerificationTask, CommitmentOutcome, CreditRecord),
     ],
     extensions=[
         lambda: AddValidationRules(LIMIT_RULES),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -23,6 +24,10 @@ from models import catalogue as cat
 from models import decision as dec
 from models.identifiers import mask_citizen_id, mask_phone
 from models.visibility import can_see_user, visible_pushes_of
+
+if TYPE_CHECKING:
+    from api.graphql.commitment import CreditRecord, VerificationPlan, VerificationTask
+    from api.graphql.inspection import InspectionTask
 
 
 @strawberry.type(description="A department (部门) at city or county level.")
@@ -174,6 +179,12 @@ class ApprovalItem(Node):
     def responsibility(self) -> ResponsibilityKind:
         return self.row.responsibility
 
+    @strawberry.field(description="Art. 24: the verification plan of commitment-based decisions of this item.")
+    def verification_plan(self) -> Annotated[VerificationPlan, strawberry.lazy("api.graphql.commitment")]:
+        from api.graphql.commitment import VerificationPlan
+
+        return VerificationPlan(row=self.row)
+
     @strawberry.field
     def is_active(self) -> bool:
         return self.row.is_active
@@ -273,6 +284,34 @@ class ApprovalDecision(Node):
         pushes = await info.context.loaders.pushes_of_decision.load(self.row.id)
         viewer = info.context.require_user()
         return [DecisionPush(row=p) for p in visible_pushes_of(viewer, self.row, pushes)]
+
+    @strawberry.field(description="Art. 24: granted on the counterparty's written commitment.")
+    def commitment_based(self) -> bool:
+        return self.row.commitment_based
+
+    @strawberry.field(description="Art. 22: the joint inspections linked to this decision that the viewer may see.")
+    async def inspections(
+        self, info: Info
+    ) -> list[Annotated[InspectionTask, strawberry.lazy("api.graphql.inspection")]]:
+        from api.graphql.inspection import inspections_of_decision
+
+        return await inspections_of_decision(info, self.row.id)
+
+    @strawberry.field(description="Art. 24: verifications of this decision the viewer may see.")
+    async def verification_tasks(
+        self, info: Info
+    ) -> list[Annotated[VerificationTask, strawberry.lazy("api.graphql.commitment")]]:
+        from api.graphql.commitment import verifications_of_decision
+
+        return await verifications_of_decision(info, self.row.id)
+
+    @strawberry.field(description="Art. 24: the counterparty's credit records (roles that may read credit).")
+    async def credit_records(
+        self, info: Info
+    ) -> list[Annotated[CreditRecord, strawberry.lazy("api.graphql.commitment")]]:
+        from api.graphql.commitment import credit_records_of_decision
+
+        return await credit_records_of_decision(info, self.row)
 
 
 @strawberry.type(description="A decision pushed to one supervising department (推送), to be claimed in 3 working days.")
