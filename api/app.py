@@ -20,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.auth import bearer, user_for_token
 from api.context import Context
+from api.files import download_file
 from api.graphql.schema import schema
 from api.graphql.subscription import close_socket_at_expiry
 from api.multiplex import MultiplexingHandler
@@ -117,13 +118,20 @@ def create_app(
             if own_database:
                 await close_database()
 
-    graphql = GraphQLApp(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL], graphql_ide="graphiql")
+    # Evidence files arrive as GraphQL multipart requests; the bearer token (no cookies) keeps them safe from CSRF.
+    graphql = GraphQLApp(
+        schema,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        graphql_ide="graphiql",
+        multipart_uploads_enabled=True,
+    )
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/files/{id}", download_file, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

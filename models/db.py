@@ -21,6 +21,9 @@ MODEL_MODULES = [
     "models.event",
     "models.audit",
     "models.obligation",
+    "models.files",
+    "models.backflow",
+    "models.notice",
 ]
 
 

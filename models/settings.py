@@ -26,6 +26,12 @@ class Settings:
     port: int
     token_ttl_minutes: int
     secret_key: str
+    max_file_bytes: int = 20 * 1024 * 1024
+
+    @property
+    def files_dir(self) -> Path:
+        """Evidence files, content-addressed, never deleted."""
+        return self.var_dir / "files"
 
     @property
     def is_embedded_redis(self) -> bool:
@@ -97,4 +103,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         port=_int_env(env, "PORT", 8000, 1, 65535),
         token_ttl_minutes=_int_env(env, "SHENGUAN_TOKEN_TTL_MINUTES", 480, 1, 60 * 24 * 30),
         secret_key=_secret_key(env, var_dir),
+        max_file_bytes=_int_env(env, "SHENGUAN_MAX_FILE_BYTES", 20 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     )

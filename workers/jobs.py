@@ -10,6 +10,7 @@ from typing import Any
 from models.calendar import SHANGHAI
 from models.claim import due_for_sweep, mark_overdue, remind_push
 from models.db import write_transaction
+from models.notice import expire_decisions
 from models.obligation import mark_obligation_overdue, obligations_due_for_sweep, remind_obligation
 from workers.dispatch import flush_outbox
 
@@ -88,3 +89,22 @@ async def sweep(ctx: Ctx) -> dict[str, int]:
     if marked or reminded or published:
         log.info("sweep: overdue=%d reminded=%d published=%d", marked, reminded, published)
     return {"overdue": marked, "reminded": reminded, "published": published}
+
+
+async def expire_decisions_job(ctx: Ctx) -> int:
+    """Daily: decisions past their validity become EXPIRED, in batches of one transaction each.
+
+    Idempotent: a decision already EXPIRED (or otherwise no longer in force) is never picked again.
+    """
+    now = _now(ctx)
+    total = 0
+    while True:
+        async with write_transaction():
+            moved = await expire_decisions(now)
+        if not moved:
+            break
+        total += moved
+        await _publish(ctx, now)
+    if total:
+        log.info("expired %d decisions", total)
+    return total

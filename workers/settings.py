@@ -14,6 +14,7 @@ from models.db import close_database, open_database
 from models.settings import Settings, load_settings
 from workers.jobs import (
     Ctx,
+    expire_decisions_job,
     mark_obligation_overdue_job,
     mark_push_overdue_job,
     remind_obligation_job,
@@ -29,7 +30,11 @@ FUNCTIONS = [
     func(remind_obligation_job, name="remind_obligation", keep_result=0),
     func(mark_obligation_overdue_job, name="mark_obligation_overdue", keep_result=0),
 ]
-CRON_JOBS = [cron(sweep, name="sweep", minute=SWEEP_MINUTES, second=30, run_at_startup=True, keep_result=0)]
+CRON_JOBS = [
+    cron(sweep, name="sweep", minute=SWEEP_MINUTES, second=30, run_at_startup=True, keep_result=0),
+    # Daily at 00:05 Asia/Shanghai, just after a validity's last day has ended.
+    cron(expire_decisions_job, name="expire_decisions", hour={0}, minute={5}, second=0, keep_result=0),
+]
 
 
 def fresh_cron_jobs() -> list[CronJob]:

@@ -11,6 +11,7 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
 
+from api.graphql.backflow import BackflowMutation, BackflowQuery, EvidenceFile, Notice, SupervisionAction
 from api.graphql.base import Node
 from api.graphql.mutation import Mutation as CoreMutation
 from api.graphql.obligations import Obligation, ObligationQuery
@@ -33,12 +34,12 @@ LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(12, None, None), ma
 
 
 @strawberry.type
-class Query(CoreQuery, ObligationQuery):
+class Query(CoreQuery, ObligationQuery, BackflowQuery):
     """Every query: the core's, then each flow's, merged into one root type."""
 
 
 @strawberry.type
-class Mutation(CoreMutation):
+class Mutation(CoreMutation, BackflowMutation):
     """Every mutation: the core's, then each flow's (add a flow's mixin to the bases)."""
 
 
@@ -46,7 +47,19 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    types=[Node, Department, User, Liaison, ApprovalItem, ApprovalDecision, DecisionPush, Obligation],
+    types=[
+        Node,
+        Department,
+        User,
+        Liaison,
+        ApprovalItem,
+        ApprovalDecision,
+        DecisionPush,
+        Obligation,
+        SupervisionAction,
+        Notice,
+        EvidenceFile,
+    ],
     extensions=[
         lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -22,7 +23,11 @@ from models import account as acc
 from models import catalogue as cat
 from models import decision as dec
 from models.identifiers import mask_citizen_id, mask_phone
+from models.timeline import decision_timeline
 from models.visibility import can_see_user, visible_pushes_of
+
+if TYPE_CHECKING:
+    from api.graphql.backflow import TimelineEntry
 
 
 @strawberry.type(description="A department (部门) at city or county level.")
@@ -273,6 +278,16 @@ class ApprovalDecision(Node):
         pushes = await info.context.loaders.pushes_of_decision.load(self.row.id)
         viewer = info.context.require_user()
         return [DecisionPush(row=p) for p in visible_pushes_of(viewer, self.row, pushes)]
+
+    @strawberry.field(
+        description="Every step of the decision's life the viewer may see, oldest first: issued, pushed, claimed, "
+        "returned, supervision actions, notices and their decisions, status changes, expiry."
+    )
+    async def timeline(self, info: Info) -> list[Annotated[TimelineEntry, strawberry.lazy("api.graphql.backflow")]]:
+        from api.graphql.backflow import TimelineEntry  # the back-flow module builds on this one
+
+        entries = await decision_timeline(info.context.require_user(), self.row)
+        return [TimelineEntry(entry=e) for e in entries]
 
 
 @strawberry.type(description="A decision pushed to one supervising department (推送), to be claimed in 3 working days.")
