@@ -228,7 +228,10 @@ async def record_action(actor: User, data: ActionInput, *, now: datetime) -> Sup
     content = _text(errors, data.content, "content", 20000)
     if data.penalty_decided_on > local_date(now):
         errors.append(InvalidInput("处罚决定日期不能晚于今天", field="penaltyDecidedOn", code="DATE_IN_FUTURE"))
-    decisions = await _decisions(actor, errors, list(dict.fromkeys(data.decision_ids)))
+    wanted = list(dict.fromkeys(data.decision_ids))
+    decisions = await _decisions(actor, errors, wanted)
+    if len(decisions) < len(wanted):
+        raise_all(errors)  # who the action concerns follows from the decisions: nothing more to check
     identity = _check_identity(errors, data, decisions)
     target = await _target(errors, data, decisions)
     raise_all(errors)

@@ -172,17 +172,18 @@ def _change_entries(changes: list[DecisionStatusChange]) -> list[Entry]:
 
 async def decision_timeline(viewer: User, decision: Decision) -> list[Entry]:
     """Every step of the decision's life the viewer may see, oldest first (ties in a stable order)."""
+    all_pushes = await DecisionPush.filter(decision_id=decision.id)
+    # Pushes are written in the issuing transaction, at the moment the flow's clock gave it.
+    issued_at = min([decision.created_at, *(p.pushed_at for p in all_pushes if p.rerouted_from_id is None)])
     issued = Entry(
-        decision.created_at,
+        issued_at,
         TimelineKind.ISSUED,
         decision.created_by_id,
         decision.issuer_id,
         "ApprovalDecision",
         decision.id,
     )
-    pushes = [
-        p for p in await DecisionPush.filter(decision_id=decision.id) if can_see_push(viewer, p, decision.issuer_id)
-    ]
+    pushes = [p for p in all_pushes if can_see_push(viewer, p, decision.issuer_id)]
     actions = [a for a in await SupervisionAction.filter(decisions__id=decision.id) if can_see_action(viewer, a)]
     notices = [n for n in await Notice.filter(decision_id=decision.id) if can_see_notice(viewer, n)]
     changes = await DecisionStatusChange.filter(decision_id=decision.id)

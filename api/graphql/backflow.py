@@ -29,16 +29,10 @@ from models.file_access import can_see_file
 from models.identifiers import mask_citizen_id
 from models.timeline import Entry, TimelineKind
 
-for _enum in (
-    bf.ActionKind,
-    bf.ActionStatus,
-    bf.OfflineChannel,
-    nt.NoticeDirection,
-    nt.NoticeKind,
-    nt.NoticeStatus,
-    nt.NoticeOutcome,
-    TimelineKind,
-):
+strawberry.enum(bf.ActionKind, name="SupervisionActionKind")
+strawberry.enum(bf.ActionStatus, name="SupervisionActionStatus")
+strawberry.enum(TimelineKind, name="TimelineEntryKind")
+for _enum in (bf.OfflineChannel, nt.NoticeDirection, nt.NoticeKind, nt.NoticeStatus, nt.NoticeOutcome):
     strawberry.enum(_enum)
 
 READ_CHUNK = 1024 * 1024
@@ -80,7 +74,7 @@ class EvidenceFile(Node):
 
     @strawberry.field(description="Bytes.")
     def size(self) -> int:
-        return self.row.size
+        return int(self.row.size)
 
     @strawberry.field(description="SHA-256 of the content, hex.")
     def sha256(self) -> str:

@@ -401,13 +401,16 @@ async def test_wakeups_keep_no_result_and_the_worker_runs_on_shanghai_time(setti
         "remind_obligation": 0,
         "mark_obligation_overdue": 0,
     }
-    (cron_job,) = CRON_JOBS
+    cron_job, expiry = CRON_JOBS
+    assert (expiry.name, expiry.keep_result_s, expiry.run_at_startup) == ("expire_decisions", 0, False)
+    assert (expiry.hour, expiry.minute, expiry.second) == ({0}, {5}, 0)
     assert (cron_job.name, cron_job.keep_result_s, cron_job.run_at_startup) == ("sweep", 0, True)
     assert cron_job.minute == set(range(0, 60, 2))
     worker = build_worker(settings, handle_signals=False)
     assert worker.timezone == ZoneInfo("Asia/Shanghai")
     assert worker.health_check_interval == 30
     assert sorted(worker.functions) == [
+        "expire_decisions",
         "mark_obligation_overdue",
         "mark_push_overdue",
         "remind_obligation",
