@@ -8,6 +8,7 @@ names inside ZIP containers), never by the name alone.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -119,7 +120,7 @@ async def store_evidence(actor: User, name: str, data: bytes, *, root: Path, lim
     """Check and keep an uploaded file for the actor's department (attached later to a record)."""
     clean, kind = check_upload(name, data, limit=limit)
     digest = hashlib.sha256(data).hexdigest()
-    key = _write_once(root, digest, data)
+    key = await asyncio.to_thread(_write_once, root, digest, data)  # up to 20 MiB: off the event loop
     return await EvidenceFile.create(
         name=clean,
         file_type=kind,

@@ -437,14 +437,15 @@ async def dispose_decision(
     return decision
 
 
-async def expire_decisions(now: datetime, *, batch: int = EXPIRY_BATCH) -> int:
+async def expire_decisions(now: datetime, *, batch: int | None = None) -> int:
     """Decisions in force past their valid_until become EXPIRED; their supervisors are told.
 
     Idempotent: only decisions still in force are picked, and each moves by a conditional update.
     One batch per call: the caller commits between batches and calls again until it returns 0.
     """
     today = local_date(now)
-    rows = await Decision.filter(status__in=list(IN_FORCE), valid_until__lt=today).order_by("id").limit(batch)
+    size = batch or EXPIRY_BATCH
+    rows = await Decision.filter(status__in=list(IN_FORCE), valid_until__lt=today).order_by("id").limit(size)
     moved = 0
     for decision in rows:
         assert decision.valid_until is not None

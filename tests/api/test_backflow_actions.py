@@ -25,15 +25,18 @@ ACTION = """id kind status penaltyDocumentNumber penaltyDecidedOn pushDueOn chan
 RECORD = f"""mutation($input: RecordSupervisionActionInput!) {{
   recordSupervisionAction(input: $input) {{ supervisionAction {{ {ACTION} }} errors {{ code field message }} }} }}"""
 PUSH = f"""mutation($id: ID!, $to: ID) {{
-  pushSupervisionAction(id: $id, approvalDepartmentId: $to) {{ supervisionAction {{ {ACTION} }} errors {{ code field }} }} }}"""
+  pushSupervisionAction(id: $id, approvalDepartmentId: $to) {{
+    supervisionAction {{ {ACTION} }} errors {{ code field }} }} }}"""
 OFFLINE = f"""mutation($input: RecordOfflinePushInput!) {{
   recordOfflinePush(input: $input) {{ supervisionAction {{ {ACTION} }} errors {{ code field }} }} }}"""
 CLAIM = f"""mutation($id: ID!) {{
   claimSupervisionAction(id: $id) {{ supervisionAction {{ {ACTION} }} errors {{ code field }} }} }}"""
 RETURN = f"""mutation($id: ID!, $reason: String!) {{
-  returnSupervisionAction(id: $id, reason: $reason) {{ supervisionAction {{ {ACTION} }} errors {{ code field }} }} }}"""
+  returnSupervisionAction(id: $id, reason: $reason) {{
+    supervisionAction {{ {ACTION} }} errors {{ code field }} }} }}"""
 LIST = """query($status: SupervisionActionStatus, $decision: ID) {
-  supervisionActions(status: $status, decisionId: $decision) { totalCount edges { node { penaltyDocumentNumber } } } }"""
+  supervisionActions(status: $status, decisionId: $decision) {
+    totalCount edges { node { penaltyDocumentNumber } } } }"""
 NODE = "query($id: ID!) { node(id: $id) { ... on SupervisionAction { penaltyDocumentNumber } } }"
 TIMELINE = """query($id: ID!) { node(id: $id) { ... on ApprovalDecision {
   timeline { at kind actor department { code } note } } } }"""

@@ -16,9 +16,11 @@ from tests.api.test_decisions import world
 from tests.api.test_subscriptions import token_for
 from tests.models.test_backflow_files import PDF, PNG
 
-UPLOAD = "mutation($file: Upload!) { uploadEvidenceFile(file: $file) { evidenceFile { id name fileType size sha256 downloadUrl attached } errors { code field } } }"
+UPLOAD = """mutation($file: Upload!) { uploadEvidenceFile(file: $file) {
+  evidenceFile { id name fileType size sha256 downloadUrl attached } errors { code field } } }"""
 RECORD = """mutation($input: RecordSupervisionActionInput!) {
-  recordSupervisionAction(input: $input) { supervisionAction { id evidence { id name attached } } errors { code field } } }"""
+  recordSupervisionAction(input: $input) {
+    supervisionAction { id evidence { id name attached } } errors { code field } } }"""
 PUSH = "mutation($id: ID!) { pushSupervisionAction(id: $id) { supervisionAction { status } errors { code field } } }"
 WAIT = 15.0
 

@@ -22,7 +22,8 @@ SEND = f"""mutation($input: SendNoticeInput!) {{
   sendNotice(input: $input) {{ notice {{ {NOTICE} }} errors {{ code field message }} }} }}"""
 REVIEW = f"""mutation($id: ID!) {{ startNoticeReview(id: $id) {{ notice {{ {NOTICE} }} errors {{ code field }} }} }}"""
 MEETING = f"""mutation($id: ID!, $at: DateTime!, $place: String!) {{
-  scheduleNoticeMeeting(id: $id, meetingAt: $at, place: $place) {{ notice {{ {NOTICE} }} errors {{ code field }} }} }}"""
+  scheduleNoticeMeeting(id: $id, meetingAt: $at, place: $place) {{
+    notice {{ {NOTICE} }} errors {{ code field }} }} }}"""
 DECIDE = f"""mutation($input: DecideNoticeInput!) {{
   decideNotice(input: $input) {{ notice {{ {NOTICE} }} errors {{ code field }} }} }}"""
 CHANGE = """mutation($input: ChangeDecisionStatusInput!) {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -70,10 +72,11 @@ async def test_stored_once_by_digest_and_attached_once(db: str, tmp_path: Path) 
     async with in_transaction():
         first = await store_evidence(officer, "a.pdf", PDF, root=tmp_path, limit=1000, now=f.at(2026, 10, 9))
         second = await store_evidence(officer, "b.pdf", PDF, root=tmp_path, limit=1000, now=f.at(2026, 10, 9))
-    assert first.sha256 == second.sha256 == "%064x" % int.from_bytes(__import__("hashlib").sha256(PDF).digest(), "big")
+    assert first.sha256 == second.sha256 == hashlib.sha256(PDF).hexdigest()
     assert first.storage_key == second.storage_key
-    assert (tmp_path / first.storage_key).read_bytes() == PDF
-    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [first.sha256]
+    assert await asyncio.to_thread((tmp_path / first.storage_key).read_bytes) == PDF
+    stored = await asyncio.to_thread(lambda: [p.name for p in tmp_path.rglob("*") if p.is_file()])
+    assert stored == [first.sha256]
     with pytest.raises(NotFound) as caught:
         await attach_evidence(other, [first.id], "Notice", 1, field="evidenceFileIds")
     assert caught.value.field == "evidenceFileIds.0"
