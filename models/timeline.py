@@ -45,6 +45,7 @@ class Entry:
     subject_type: str
     subject_id: int
     note: str | None = None
+    document: str | None = None  # the document of the step: decision, penalty, offline letter, notice, disposition
 
 
 def _push_entries(pushes: list[DecisionPush]) -> list[Entry]:
@@ -82,6 +83,7 @@ def _action_entries(actions: list[SupervisionAction]) -> list[Entry]:
                 "SupervisionAction",
                 a.id,
                 a.kind.value,
+                a.penalty_document_number,
             )
         )
         if a.pushed_at:
@@ -95,6 +97,7 @@ def _action_entries(actions: list[SupervisionAction]) -> list[Entry]:
                     "SupervisionAction",
                     a.id,
                     note,
+                    a.offline_reference if a.offline_channel else a.penalty_document_number,
                 )
             )
         if a.returned_at:
@@ -128,7 +131,14 @@ def _notice_entries(notices: list[Notice]) -> list[Entry]:
     for n in notices:
         out.append(
             Entry(
-                n.sent_at, TimelineKind.NOTICE_SENT, n.sent_by_id, n.sender_department_id, "Notice", n.id, n.kind.value
+                n.sent_at,
+                TimelineKind.NOTICE_SENT,
+                n.sent_by_id,
+                n.sender_department_id,
+                "Notice",
+                n.id,
+                n.kind.value,
+                n.document_number,
             )
         )
         to = n.recipient_department_id
@@ -165,6 +175,7 @@ def _change_entries(changes: list[DecisionStatusChange]) -> list[Entry]:
             "ApprovalDecision",
             c.decision_id,
             c.to_status.value,
+            c.document_number,
         )
         for c in changes
     ]
@@ -182,6 +193,7 @@ async def decision_timeline(viewer: User, decision: Decision) -> list[Entry]:
         decision.issuer_id,
         "ApprovalDecision",
         decision.id,
+        document=decision.document_number,
     )
     pushes = [p for p in all_pushes if can_see_push(viewer, p, decision.issuer_id)]
     actions = [a for a in await SupervisionAction.filter(decisions__id=decision.id) if can_see_action(viewer, a)]

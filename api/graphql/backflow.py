@@ -24,6 +24,7 @@ from models import backflow as bf
 from models import files as fl
 from models import notice as nt
 from models.account import User as UserRow
+from models.calendar import local_date
 from models.errors import DomainError
 from models.file_access import can_see_file
 from models.identifiers import mask_citizen_id
@@ -181,6 +182,11 @@ class SupervisionAction(Node):
     def pushed_on(self) -> date | None:
         return self.row.pushed_on
 
+    @strawberry.field(description="Not yet pushed and pushDueOn has ended (Art. 21 (1): 7 working days).")
+    def push_overdue(self, info: Info) -> bool:
+        today = local_date(info.context.now())
+        return self.row.pushed_on is None and today > self.row.push_due_on
+
     @strawberry.field(description="Pushed after pushDueOn: stays recorded as late.")
     def pushed_late(self) -> bool:
         return self.row.pushed_late
@@ -324,6 +330,13 @@ class TimelineEntry:
     @strawberry.field(description="A short fact: the action or notice kind, the outcome, the new status, the reason.")
     def note(self) -> str | None:
         return self.entry.note
+
+    @strawberry.field(
+        description="The step's document: the decision's, the penalty decision's, the offline letter's reference, "
+        "the notice's, or the disposition's."
+    )
+    def document_number(self) -> str | None:
+        return self.entry.document
 
     @strawberry.field(description="The record of the step (push, action, notice, or the decision).")
     async def subject(self, info: Info) -> Node | None:

@@ -17,7 +17,7 @@ from tests import factories as f
 from tests.api.conftest import Gql
 from tests.api.test_decisions import World, world
 
-ACTION = """id kind status penaltyDocumentNumber penaltyDecidedOn pushDueOn channel pushedOn pushedLate
+ACTION = """id kind status penaltyDocumentNumber penaltyDecidedOn pushDueOn pushOverdue channel pushedOn pushedLate
   offlineChannel offlineReference claimedLate returnReason
   counterparty { name kind idNumber creditCode }
   department { code } approvalDepartment { code } decisions { documentNumber }
@@ -146,7 +146,13 @@ async def test_push_is_due_seven_working_days_after_the_penalty_across_national_
 async def test_a_push_after_the_due_day_is_allowed_and_recorded_late_and_a_late_claim_too(gql: Gql) -> None:
     w = await world()
     action = await recorded(gql, w, await decision_of(w))
+    assert action["pushOverdue"] is False
+    node = "query($id: ID!) { node(id: $id) { ... on SupervisionAction { pushOverdue } } }"
+    for day, overdue in ((13, False), (14, True)):  # the due day lasts until its end
+        result = await gql(node, {"id": action["id"]}, user=w.market_officer, now=f.at(2026, 10, day, 23, 59))
+        assert result["data"]["node"] == {"pushOverdue": overdue}
     pushed = await ok(gql, PUSH, {"id": action["id"], "to": None}, w.market_officer, f.at(2026, 10, 14, 9))
+    assert pushed["supervisionAction"]["pushOverdue"] is False
     assert (pushed["supervisionAction"]["pushedLate"], pushed["supervisionAction"]["pushedOn"]) == (True, "2026-10-14")
     claimed = await ok(gql, CLAIM, {"id": action["id"]}, w.issuer, f.at(2026, 10, 20))
     assert claimed["supervisionAction"]["claimedLate"] is True

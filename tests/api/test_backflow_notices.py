@@ -31,7 +31,7 @@ CHANGE = """mutation($input: ChangeDecisionStatusInput!) {
 LIST = """query($direction: NoticeDirection, $status: NoticeStatus) {
   notices(direction: $direction, status: $status) { totalCount edges { node { kind direction } } } }"""
 TIMELINE = """query($id: ID!) { node(id: $id) { ... on ApprovalDecision { status
-  timeline { kind department { code } note } } } }"""
+  timeline { kind department { code } note documentNumber } } } }"""
 
 
 async def ok(gql: Gql, query: str, variables: dict[str, Any], user: User, now: Any) -> dict[str, Any]:
@@ -135,15 +135,15 @@ async def test_a_revoke_notice_is_reviewed_discussed_accepted_and_the_decision_r
     timeline = await gql(
         TIMELINE, {"id": gid("ApprovalDecision", decision.id)}, user=w.market_officer, now=f.at(2026, 10, 21)
     )
-    kinds = [(e["kind"], e["note"]) for e in timeline["data"]["node"]["timeline"]]
+    kinds = [(e["kind"], e["note"], e["documentNumber"]) for e in timeline["data"]["node"]["timeline"]]
     assert kinds == [
-        ("ISSUED", None),
-        ("PUSHED", None),
-        ("NOTICE_SENT", "REVOKE"),
-        ("NOTICE_REVIEW_STARTED", None),
-        ("NOTICE_MEETING_SCHEDULED", None),
-        ("NOTICE_DECIDED", "ACCEPTED"),
-        ("STATUS_CHANGED", "REVOKED"),
+        ("ISSUED", None, decision.document_number),
+        ("PUSHED", None, None),
+        ("NOTICE_SENT", "REVOKE", None),
+        ("NOTICE_REVIEW_STARTED", None, None),
+        ("NOTICE_MEETING_SCHEDULED", None, None),
+        ("NOTICE_DECIDED", "ACCEPTED", None),
+        ("STATUS_CHANGED", "REVOKED", "济审批撤〔2026〕3号"),
     ]
 
 
