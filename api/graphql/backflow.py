@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -95,8 +95,24 @@ class EvidenceFile(Node):
 
 
 async def _evidence(info: Info, owner_type: str, owner_id: int) -> list[EvidenceFile]:
-    grouped = await fl.files_of(owner_type, [owner_id])
-    return [EvidenceFile(row=r) for r in grouped[owner_id]]
+    """A record's files; the files of every record on a page in one query."""
+
+    async def batch(keys: Sequence[int]) -> list[list[fl.EvidenceFile]]:
+        grouped = await fl.files_of(owner_type, list(keys))
+        return [grouped[k] for k in keys]
+
+    rows = await info.context.loaders.keyed(f"evidence:{owner_type}", batch).load(owner_id)
+    return [EvidenceFile(row=r) for r in rows]
+
+
+async def _decision_ids_by_action(keys: Sequence[int]) -> list[list[int]]:
+    grouped: dict[int, list[int]] = {k: [] for k in keys}
+    pairs = await bf.SupervisionAction.filter(id__in=list(keys), decisions__id__not_isnull=True).values_list(
+        "id", "decisions__id"
+    )
+    for action_id, decision_id in pairs:
+        grouped[int(action_id)].append(int(decision_id))
+    return [sorted(grouped[k]) for k in keys]
 
 
 @strawberry.type(description="The licence holder an action concerns; personal data masked.")
@@ -145,8 +161,10 @@ class SupervisionAction(Node):
 
     @strawberry.field(description="The decisions it concerns (empty when none is on the platform).")
     async def decisions(self, info: Info) -> list[ApprovalDecision]:
-        rows = await self.row.decisions.all().order_by("id")
-        return [ApprovalDecision(row=r) for r in rows]
+        loaders = info.context.loaders
+        ids = await loaders.keyed("decisions-of-action", _decision_ids_by_action).load(self.row.id)
+        rows = await loaders.decision.load_many(ids)
+        return [ApprovalDecision(row=r) for r in rows if r is not None]
 
     @strawberry.field
     def counterparty(self) -> ActionCounterparty:
