@@ -98,6 +98,8 @@ class SupervisionAction(Model):
     returned_at = fields.DatetimeField(null=True)
     returned_by_id = fields.IntField(null=True)
     return_reason = fields.CharField(max_length=500, null=True)
+    # Earlier pushes that were returned, oldest first: the row itself holds the current push.
+    previous_pushes: list[dict[str, Any]] = fields.JSONField(default=list)
 
     class Meta:
         table = "supervision_action"
@@ -294,6 +296,9 @@ async def _push(
 ) -> SupervisionAction:
     """Mark pushed (conditionally), open the approval department's claim obligation, tell both sides."""
     late = pushed_on > row.push_due_on
+    history = list(row.previous_pushes)
+    if row.status is ActionStatus.RETURNED:
+        history.append(_returned_push(row))
     values: dict[str, Any] = {
         "status": ActionStatus.PENDING,
         "pushed_at": now,
@@ -304,6 +309,10 @@ async def _push(
         "claimed_at": None,
         "claimed_by_id": None,
         "claimed_late": False,
+        "returned_at": None,
+        "returned_by_id": None,
+        "return_reason": None,
+        "previous_pushes": history,
         **changes,
     }
     updated = await SupervisionAction.filter(id=row.id, status=row.status).update(**values)
@@ -333,6 +342,24 @@ async def _push(
         },
     )
     return row
+
+
+def _returned_push(row: SupervisionAction) -> dict[str, Any]:
+    """The push being replaced, kept for the record (and the decision's timeline)."""
+    assert row.pushed_at is not None and row.returned_at is not None and row.pushed_on is not None
+    return {
+        "targetDepartmentId": row.target_department_id,
+        "channel": str(row.channel),
+        "offlineChannel": str(row.offline_channel) if row.offline_channel else None,
+        "offlineReference": row.offline_reference,
+        "pushedAt": row.pushed_at.isoformat(),
+        "pushedOn": row.pushed_on.isoformat(),
+        "pushedById": row.pushed_by_id,
+        "pushedLate": row.pushed_late,
+        "returnedAt": row.returned_at.isoformat(),
+        "returnedById": row.returned_by_id,
+        "returnReason": row.return_reason,
+    }
 
 
 async def push_action(

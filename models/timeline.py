@@ -71,6 +71,35 @@ def _push_entries(pushes: list[DecisionPush]) -> list[Entry]:
     return out
 
 
+def _previous_push_entries(a: SupervisionAction) -> list[Entry]:
+    """Pushes of the action that were returned and replaced by a later one."""
+    out: list[Entry] = []
+    for old in a.previous_pushes:
+        note = "OFFLINE" if old.get("offlineChannel") else "PLATFORM"
+        document = old.get("offlineReference") or a.penalty_document_number
+        pushed = datetime.fromisoformat(old["pushedAt"])
+        returned = datetime.fromisoformat(old["returnedAt"])
+        target = int(old["targetDepartmentId"])
+        kind = "SupervisionAction"
+        out.append(
+            Entry(
+                pushed, TimelineKind.ACTION_PUSHED, old.get("pushedById"), a.department_id, kind, a.id, note, document
+            )
+        )
+        out.append(
+            Entry(
+                returned,
+                TimelineKind.ACTION_RETURNED,
+                old.get("returnedById"),
+                target,
+                kind,
+                a.id,
+                old.get("returnReason"),
+            )
+        )
+    return out
+
+
 def _action_entries(actions: list[SupervisionAction]) -> list[Entry]:
     out: list[Entry] = []
     for a in actions:
@@ -86,6 +115,7 @@ def _action_entries(actions: list[SupervisionAction]) -> list[Entry]:
                 a.penalty_document_number,
             )
         )
+        out.extend(_previous_push_entries(a))
         if a.pushed_at:
             note = "OFFLINE" if a.offline_channel else "PLATFORM"
             out.append(

@@ -1,5 +1,8 @@
 """Back-flow: evidence files, supervision actions, formal notices and decision status changes (Art. 21, 34)."""
 
+import functools
+from json import dumps, loads
+
 from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
 from tortoise.indexes import Index
@@ -260,6 +263,12 @@ class Migration(migrations.Migration):
                 ("returned_at", fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ("returned_by_id", fields.IntField(null=True)),
                 ("return_reason", fields.CharField(null=True, max_length=500)),
+                (
+                    "previous_pushes",
+                    fields.JSONField(
+                        default=list, encoder=functools.partial(dumps, separators=(",", ":")), decoder=loads
+                    ),
+                ),
             ],
             options={
                 "table": "supervision_action",

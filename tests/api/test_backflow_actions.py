@@ -364,6 +364,24 @@ async def test_a_returned_action_linked_to_a_decision_goes_only_to_its_issuer(gq
         gql, PUSH, {"id": action["id"], "to": gid("Department", w.county.id)}, w.market_officer, f.at(2026, 10, 9)
     )
     assert got == [("NOT_THE_ISSUER", "approvalDepartmentId")]
+    again = await ok(gql, PUSH, {"id": action["id"], "to": None}, w.market_officer, f.at(2026, 10, 12))
+    assert (again["supervisionAction"]["status"], again["supervisionAction"]["returnReason"]) == ("PENDING", None)
+    await ok(gql, CLAIM, {"id": action["id"]}, w.issuer, f.at(2026, 10, 13))
+    # The timeline keeps the first push and its return as well as the push that was claimed.
+    row = await SupervisionAction.get()
+    linked = await row.decisions.all()
+    result = await gql(
+        TIMELINE, {"id": gid("ApprovalDecision", linked[0].id)}, user=w.market_officer, now=f.at(2026, 10, 13)
+    )
+    steps = [(e["kind"], e["note"]) for e in result["data"]["node"]["timeline"] if e["kind"].startswith("ACTION")]
+    assert steps == [
+        ("ACTION_RECORDED", "SUSPENSION_ORDER"),
+        ("ACTION_PUSHED", "PLATFORM"),
+        ("ACTION_RETURNED", "请补充证据"),
+        ("ACTION_PUSHED", "PLATFORM"),
+        ("ACTION_CLAIMED", None),
+    ]
+    assert [p["returnReason"] for p in row.previous_pushes] == ["请补充证据"]
 
 
 async def test_scoping_of_lists_and_node(gql: Gql) -> None:
