@@ -67,6 +67,7 @@ class Decision(Model):
     class Meta:
         table = "decision"
         unique_together = (("issuer_id", "document_number"),)
+        # Also (status, valid_until) for the daily expiry: migration 0006 (a plain index, no SQLite rebuild).
         indexes = (("issuer_id", "created_at"),)
 
 

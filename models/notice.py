@@ -20,7 +20,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.account import Department, User, check_length
-from models.calendar import local_date
+from models.calendar import SHANGHAI, local_date
 from models.decision import IN_FORCE, Decision, DecisionPush, transition
 from models.enums import DecisionStatus, DepartmentKind, Role
 from models.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound, raise_all
@@ -302,6 +302,8 @@ async def schedule_meeting(actor: User, notice_id: int, *, meeting_at: datetime,
     """Art. 21 (3): the recipient holds a special meeting on the notice before deciding."""
     errors: list[DomainError] = []
     where = _check(errors, place, "place", 200)
+    if meeting_at.tzinfo is None:  # a time without offset is Beijing time
+        meeting_at = meeting_at.replace(tzinfo=SHANGHAI)
     if meeting_at < now:
         errors.append(InvalidInput("会议时间不能早于现在", field="meetingAt", code="DATE_IN_PAST"))
     row = await _received(actor, notice_id)

@@ -14,7 +14,7 @@ from tortoise.expressions import Q
 
 from api.context import Context, Info
 from api.graphql.base import Connection, Node, UserError, given, to_global_id
-from api.graphql.enums import Channel, CounterpartyKind, DecisionStatus
+from api.graphql.enums import Channel, CounterpartyKind, DecisionStatus, Role
 from api.graphql.mutation import DecisionPayload, attempt, pk_of, run
 from api.graphql.nodes import load_node, node_loader
 from api.graphql.obligations import Obligation, obligations_of
@@ -592,7 +592,7 @@ class BackflowMutation:
         description="Upload an evidence file (GraphQL multipart request); attach it by id to an action or a notice."
     )
     async def upload_evidence_file(self, info: Info, file: Upload) -> EvidenceFilePayload:
-        actor = info.context.require_user()
+        actor = info.context.require_role(Role.OFFICER, Role.LIAISON)
         settings = info.context.settings
         upload: Any = file
 

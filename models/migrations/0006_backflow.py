@@ -1,4 +1,7 @@
-"""Back-flow: evidence files, supervision actions, formal notices and decision status changes (Art. 21, 34)."""
+"""Back-flow: evidence files, supervision actions, formal notices and decision status changes (Art. 21, 34).
+
+The daily expiry job looks decisions up by (status, valid_until): a plain index, so SQLite needs no rebuild.
+"""
 
 import functools
 from json import dumps, loads
@@ -278,5 +281,9 @@ class Migration(migrations.Migration):
                 "table_description": "A supervision action (监管信息) of a supervision department about a licence holder. Never deleted.",
             },
             bases=["Model"],
+        ),
+        ops.RunSQL(
+            "CREATE INDEX idx_decision_status_valid_until ON decision (status, valid_until)",
+            reverse_sql="DROP INDEX idx_decision_status_valid_until",
         ),
     ]

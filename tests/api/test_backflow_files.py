@@ -134,3 +134,30 @@ async def test_uploads_over_the_limit_or_of_another_type_are_refused(db: str, re
         ok = await upload(client, server.url, w.market_officer, "截图.png", PNG)
         assert ok["evidenceFile"]["fileType"] == "png"
     assert await EvidenceFile.all().count() == 1
+
+
+async def test_only_handlers_upload_and_an_unattached_file_is_seen_by_its_department_only(gql: Any) -> None:
+    import io
+
+    from starlette.datastructures import UploadFile
+
+    from models.enums import Role
+
+    w = await world()
+    leader = await f.user(w.market, Role.LEADER)
+    query = "mutation($file: Upload!) { uploadEvidenceFile(file: $file) { evidenceFile { id } errors { code } } }"
+
+    def file() -> UploadFile:
+        return UploadFile(io.BytesIO(PDF), filename="笔录.pdf")
+
+    refused = await gql(query, {"file": file()}, user=leader, now=f.at(2026, 10, 9))
+    assert [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+    anonymous = await gql(query, {"file": file()}, user=None, now=f.at(2026, 10, 9))
+    assert [e["code"] for e in anonymous["errors"]] == ["UNAUTHENTICATED"]
+    assert await EvidenceFile.all().count() == 0
+    done = await gql(query, {"file": file()}, user=w.market_officer, now=f.at(2026, 10, 9))
+    file_id = done["data"]["uploadEvidenceFile"]["evidenceFile"]["id"]
+    node = "query($id: ID!) { node(id: $id) { ... on EvidenceFile { name sha256 } } }"
+    for user, visible in ((w.market_officer, True), (leader, True), (w.issuer, False), (w.health_officer, False)):
+        result = await gql(node, {"id": file_id}, user=user, now=f.at(2026, 10, 9))
+        assert (result["data"]["node"] is not None) is visible

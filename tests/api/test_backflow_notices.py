@@ -181,6 +181,12 @@ async def test_illegal_notice_steps_and_decision_transitions_are_typed_errors(gq
     meeting = {"id": notice["id"], "at": "2026-10-15T09:30:00+08:00", "place": "会议室"}
     assert await errors_of(gql, MEETING, meeting, w.issuer, f.at(2026, 10, 9)) == [("ILLEGAL_TRANSITION", "id")]
     await ok(gql, REVIEW, {"id": notice["id"]}, w.issuer, f.at(2026, 10, 9))
+    # A meeting in the past, or without a place, is refused per field (a time without offset is Beijing time).
+    past = {"id": notice["id"], "at": "2026-10-09T09:59:00", "place": " "}
+    assert sorted(await errors_of(gql, MEETING, past, w.issuer, f.at(2026, 10, 9))) == [
+        ("DATE_IN_PAST", "meetingAt"),
+        ("REQUIRED", "place"),
+    ]
     assert await errors_of(gql, REVIEW, {"id": notice["id"]}, w.issuer, f.at(2026, 10, 9)) == [
         ("ILLEGAL_TRANSITION", "id")
     ]
