@@ -406,11 +406,15 @@ async def _received_action(actor: User, action_id: int) -> SupervisionAction:
         raise NotFound("监管信息不存在", field="id", code="ACTION_NOT_FOUND")
     if not actor.has_role(*HANDLER_ROLES):
         raise Forbidden("只有审批部门的经办人或联络员可以认领或退回", field="id")
-    if row.status is ActionStatus.CLAIMED:
-        raise InvalidTransition("该监管信息已被认领", field="id", code="ALREADY_CLAIMED")
-    if row.status is ActionStatus.RETURNED:
-        raise InvalidTransition("该监管信息已退回，不能再操作", field="id", code="ALREADY_RETURNED")
+    if row.status is not ActionStatus.PENDING:
+        raise _settled(row)
     return row
+
+
+def _settled(row: SupervisionAction) -> InvalidTransition:
+    if row.status is ActionStatus.CLAIMED:
+        return InvalidTransition("该监管信息已被认领", field="id", code="ALREADY_CLAIMED")
+    return InvalidTransition("该监管信息已退回，不能再操作", field="id", code="ALREADY_RETURNED")
 
 
 async def _settle(
@@ -423,7 +427,8 @@ async def _settle(
     if to is ActionStatus.CLAIMED:
         values["claimed_late"] = late
     if not await SupervisionAction.filter(id=row.id, status=ActionStatus.PENDING).update(status=to, **values):
-        raise InvalidTransition("该监管信息已处理", field="id", code="ALREADY_SETTLED")
+        await row.refresh_from_db()  # someone settled it meanwhile: say how
+        raise _settled(row)
     row.status = to
     for name, value in values.items():
         setattr(row, name, value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from datetime import date
 from typing import Any
 
@@ -435,3 +437,19 @@ async def test_the_timeline_orders_issue_pushes_and_the_action_steps(gql: Gql) -
     )
     assert [e["kind"] for e in health["data"]["node"]["timeline"]] == ["ISSUED", "PUSHED"]
     assert date.fromisoformat(result["data"]["node"]["timeline"][-1]["at"][:10]) == date(2026, 10, 12)
+
+
+async def test_concurrent_claims_of_one_action_have_one_winner(gql: Gql) -> None:
+    w = await world()
+    action = await recorded(gql, w, await decision_of(w))
+    await ok(gql, PUSH, {"id": action["id"], "to": None}, w.market_officer, f.at(2026, 10, 9))
+    officers = [await f.user(w.city, Role.OFFICER) for _ in range(20)]
+    results = await asyncio.gather(
+        *(gql(CLAIM, {"id": action["id"]}, user=o, now=f.at(2026, 10, 12)) for o in officers)
+    )
+    assert [r["errors"] for r in results] == [[]] * 20
+    payloads = [r["data"]["claimSupervisionAction"] for r in results]
+    outcomes = Counter(p["errors"][0]["code"] if p["errors"] else "CLAIMED" for p in payloads)
+    assert outcomes == {"CLAIMED": 1, "ALREADY_CLAIMED": 19}
+    assert await Event.filter(kind=EventKind.SUPERVISION_ACTION_CLAIMED).count() == 1
+    assert [o.status for o in await Obligation.all()] == [ObligationStatus.DONE]
