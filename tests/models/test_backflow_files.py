@@ -85,3 +85,15 @@ async def test_stored_once_by_digest_and_attached_once(db: str, tmp_path: Path) 
         await attach_evidence(officer, [second.id, first.id], "Notice", 2, field="evidenceFileIds")
     row = await EvidenceFile.get(id=first.id)
     assert (row.owner_type, row.owner_id) == ("Notice", 1)
+
+
+def test_the_size_limit_setting_defaults_to_20_mib_and_a_bad_value_names_the_variable(tmp_path: Path) -> None:
+    from models.settings import SettingsError, load_settings
+
+    base = {"SHENGUAN_VAR_DIR": str(tmp_path), "SHENGUAN_SECRET_KEY": "k" * 40}
+    settings = load_settings(base)
+    assert (settings.max_file_bytes, settings.files_dir) == (20 * 1024 * 1024, tmp_path.resolve() / "files")
+    assert load_settings({**base, "SHENGUAN_MAX_FILE_BYTES": "1024"}).max_file_bytes == 1024
+    for bad in ("abc", "0"):
+        with pytest.raises(SettingsError, match="SHENGUAN_MAX_FILE_BYTES"):
+            load_settings({**base, "SHENGUAN_MAX_FILE_BYTES": bad})
