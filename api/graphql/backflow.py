@@ -642,14 +642,13 @@ class BackflowMutation:
 
     @strawberry.mutation(description="Art. 21 (1): push an action to the approval department (late after pushDueOn).")
     async def push_supervision_action(
-        self, info: Info, id: strawberry.ID, approval_department_id: strawberry.ID | None = None
+        self, info: Info, id: strawberry.ID, approval_department_id: strawberry.ID | None = strawberry.UNSET
     ) -> SupervisionActionPayload:
         actor = info.context.require_user()
+        named = given(approval_department_id)
 
         async def work() -> bf.SupervisionAction:
-            target = (
-                pk_of(approval_department_id, "Department", "approvalDepartmentId") if approval_department_id else None
-            )
+            target = pk_of(named, "Department", "approvalDepartmentId") if named else None
             return await bf.push_action(
                 actor, pk_of(id, "SupervisionAction", "id"), now=info.context.now(), approval_department_id=target
             )
