@@ -37,7 +37,7 @@ RUN pip install --no-deps /wheels/*.whl && rm -rf /wheels && pip check
 RUN groupadd --system --gid 10001 shenguan \
     && useradd --system --uid 10001 --gid shenguan --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin shenguan \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/files \
     && chown -R shenguan:shenguan /app
 WORKDIR /app
 USER shenguan

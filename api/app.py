@@ -21,6 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from api.auth import bearer, user_for_token
 from api.context import Context
 from api.downloads import export_list, report_file
+from api.files import download_file
 from api.graphql.schema import schema
 from api.graphql.subscription import close_socket_at_expiry
 from api.multiplex import MultiplexingHandler
@@ -118,7 +119,13 @@ def create_app(
             if own_database:
                 await close_database()
 
-    graphql = GraphQLApp(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL], graphql_ide="graphiql")
+    # Evidence files arrive as GraphQL multipart requests; the bearer token (no cookies) keeps them safe from CSRF.
+    graphql = GraphQLApp(
+        schema,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        graphql_ide="graphiql",
+        multipart_uploads_enabled=True,
+    )
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -127,6 +134,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/reports/{report_id}/report.{format}", report_file),
             Route("/exports/{which}.csv", export_list),
+            Route("/files/{id}", download_file, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

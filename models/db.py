@@ -30,6 +30,9 @@ MODEL_MODULES = [
     "models.inspection",
     "models.commitment",
     "models.credit",
+    "models.files",
+    "models.backflow",
+    "models.notice",
 ]
 
 

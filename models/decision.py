@@ -13,6 +13,7 @@ from tortoise.models import Model
 from models.account import Department
 from models.catalogue import ApprovalItem
 from models.enums import Channel, CounterpartyKind, DecisionStatus, PushStatus
+from models.errors import InvalidTransition
 
 CLAIM_WORKING_DAYS = 3
 # claim_deadline is stored as 23:59:59 of the claim day (the contract's shape); the day itself
@@ -67,6 +68,7 @@ class Decision(Model):
     class Meta:
         table = "decision"
         unique_together = (("issuer_id", "document_number"),)
+        # Also (status, valid_until) for the daily expiry: migration 0006 (a plain index, no SQLite rebuild).
         indexes = (("issuer_id", "created_at"),)
 
 
@@ -132,3 +134,57 @@ def content_fingerprint(fields_: dict[str, Any]) -> str:
 
 def iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
+
+
+# Art. 21 (3), 34: how a decision's status may change. A decision still in force (VALID, or AMENDED
+# and so still in force in its amended form) may be amended again, withdrawn, revoked, cancelled or
+# expire; WITHDRAWN, REVOKED, CANCELLED and EXPIRED are final.
+IN_FORCE = (DecisionStatus.VALID, DecisionStatus.AMENDED)
+ALLOWED_TRANSITIONS: dict[DecisionStatus, frozenset[DecisionStatus]] = {
+    DecisionStatus.VALID: frozenset(
+        {
+            DecisionStatus.AMENDED,
+            DecisionStatus.WITHDRAWN,
+            DecisionStatus.REVOKED,
+            DecisionStatus.CANCELLED,
+            DecisionStatus.EXPIRED,
+        }
+    ),
+    DecisionStatus.AMENDED: frozenset(
+        {
+            DecisionStatus.AMENDED,
+            DecisionStatus.WITHDRAWN,
+            DecisionStatus.REVOKED,
+            DecisionStatus.CANCELLED,
+            DecisionStatus.EXPIRED,
+        }
+    ),
+    DecisionStatus.WITHDRAWN: frozenset(),
+    DecisionStatus.REVOKED: frozenset(),
+    DecisionStatus.CANCELLED: frozenset(),
+    DecisionStatus.EXPIRED: frozenset(),
+}
+STATUS_NAMES = {
+    DecisionStatus.VALID: "有效",
+    DecisionStatus.AMENDED: "已变更",
+    DecisionStatus.WITHDRAWN: "已撤回",
+    DecisionStatus.REVOKED: "已撤销",
+    DecisionStatus.CANCELLED: "已注销",
+    DecisionStatus.EXPIRED: "已过期",
+}
+
+
+def transition(decision: Decision, to: DecisionStatus, *, field: str = "status") -> DecisionStatus:
+    """Check that the decision may move to `to`; returns the status it moves from.
+
+    An illegal move is a typed ILLEGAL_TRANSITION error naming `field`. The caller writes the change
+    with a conditional update on the returned status, so a concurrent change is caught too.
+    """
+    current = decision.status
+    if to not in ALLOWED_TRANSITIONS[current]:
+        raise InvalidTransition(
+            f"审批决定当前为“{STATUS_NAMES[current]}”，不能改为“{STATUS_NAMES[to]}”",
+            field=field,
+            code="ILLEGAL_TRANSITION",
+        )
+    return current

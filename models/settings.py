@@ -28,6 +28,12 @@ class Settings:
     secret_key: str
     flag_red: float = 0.80  # timeliness reports: on-time rate below this is a red flag
     flag_yellow: float = 0.95  # ... below this a yellow one
+    max_file_bytes: int = 20 * 1024 * 1024
+
+    @property
+    def files_dir(self) -> Path:
+        """Evidence files, content-addressed, never deleted."""
+        return self.var_dir / "files"
 
     @property
     def is_embedded_redis(self) -> bool:
@@ -100,6 +106,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         token_ttl_minutes=_int_env(env, "SHENGUAN_TOKEN_TTL_MINUTES", 480, 1, 60 * 24 * 30),
         secret_key=_secret_key(env, var_dir),
         **_flag_thresholds(env),
+        max_file_bytes=_int_env(env, "SHENGUAN_MAX_FILE_BYTES", 20 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     )
 
 

@@ -11,6 +11,7 @@ from models.calendar import SHANGHAI
 from models.claim import due_for_sweep, mark_overdue, remind_push
 from models.db import write_transaction
 from models.enums import ReportKind
+from models.notice import expire_decisions
 from models.obligation import mark_obligation_overdue, obligations_due_for_sweep, remind_obligation
 from models.report import first_working_day_of_month, month_before, produce_report
 from workers.dispatch import flush_outbox
@@ -110,3 +111,22 @@ async def monthly_report(ctx: Ctx) -> bool:
         log.info("monthly report %s..%s: %d departments, %d red", start, end, report.departments, report.red_flags)
         await _publish(ctx, now)
     return made
+
+
+async def expire_decisions_job(ctx: Ctx) -> int:
+    """Daily: decisions past their validity become EXPIRED, in batches of one transaction each.
+
+    Idempotent: a decision already EXPIRED (or otherwise no longer in force) is never picked again.
+    """
+    now = _now(ctx)
+    total = 0
+    while True:
+        async with write_transaction():
+            moved = await expire_decisions(now)
+        if not moved:
+            break
+        total += moved
+        await _publish(ctx, now)
+    if total:
+        log.info("expired %d decisions", total)
+    return total

@@ -15,6 +15,7 @@ from models.settings import Settings, load_settings
 from models.statistics import Thresholds
 from workers.jobs import (
     Ctx,
+    expire_decisions_job,
     mark_obligation_overdue_job,
     mark_push_overdue_job,
     monthly_report,
@@ -38,6 +39,8 @@ CRON_JOBS = [
     cron(monthly_report, name="monthly_report", hour={8}, minute={5}, second=0, run_at_startup=True, keep_result=0),
     # Daily, twice (a worker down at 00:05 catches up at 08:05); the job itself is idempotent.
     cron(open_regular_meetings_job, name="open_regular_meetings", hour={0, 8}, minute=5, second=0, keep_result=0),
+    # Daily at 00:05 Asia/Shanghai, just after a validity's last day has ended.
+    cron(expire_decisions_job, name="expire_decisions", hour={0}, minute={5}, second=0, keep_result=0),
 ]
 
 

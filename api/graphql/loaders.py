@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -52,6 +52,14 @@ class Loaders:
 
     def __init__(self) -> None:
         self._by_model: dict[type[Model], DataLoader[int, Any]] = {}
+        self._keyed: dict[str, DataLoader[Any, Any]] = {}
+
+    def keyed(self, name: str, batch: Callable[[Sequence[Any]], Awaitable[list[Any]]]) -> DataLoader[Any, Any]:
+        """A flow's own batched loader (e.g. the decisions of each action), made once per request under `name`."""
+        loader = self._keyed.get(name)
+        if loader is None:
+            loader = self._keyed[name] = DataLoader(batch)
+        return loader
 
     def of(self, model: type[M]) -> DataLoader[int, M | None]:
         """Rows of any model by id, batched: the later flows' types load through this."""

@@ -11,6 +11,7 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
 
+from api.graphql.backflow import BackflowMutation, BackflowQuery, EvidenceFile, Notice, SupervisionAction
 from api.graphql.base import Node
 from api.graphql.commitment import CommitmentOutcome, CommitmentQuery, CreditRecord, VerificationTask
 from api.graphql.commitment_mutation import CommitmentMutation
@@ -40,12 +41,22 @@ LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(12, None, None), ma
 
 
 @strawberry.type
-class Query(CoreQuery, ObligationQuery, ReportQuery, LiaisonQuery, PoolQuery, InspectionQuery, CommitmentQuery):
+class Query(
+    CoreQuery, ObligationQuery, ReportQuery, BackflowQuery, LiaisonQuery, PoolQuery, InspectionQuery, CommitmentQuery
+):
     """Every query: the core's, then each flow's, merged into one root type."""
 
 
 @strawberry.type
-class Mutation(CoreMutation, ReportMutation, LiaisonMutation, PoolMutation, InspectionMutation, CommitmentMutation):
+class Mutation(
+    CoreMutation,
+    ReportMutation,
+    BackflowMutation,
+    LiaisonMutation,
+    PoolMutation,
+    InspectionMutation,
+    CommitmentMutation,
+):
     """Every mutation: the core's, then each flow's (add a flow's mixin to the bases)."""
 
 
@@ -58,6 +69,7 @@ schema = Schema(
         TimelinessReport,
         *LIAISON_TYPES,
         *(Expert, Agency, InspectionTask, InspectionInvitation, VerificationTask, CommitmentOutcome, CreditRecord),
+        *(SupervisionAction, Notice, EvidenceFile),
     ],
     extensions=[
         lambda: AddValidationRules(LIMIT_RULES),

@@ -81,6 +81,12 @@ class PlatformEventKind(Enum):
     COMMITMENT_OUTCOME_REQUESTED = EventKind.COMMITMENT_OUTCOME_REQUESTED.value
     COMMITMENT_OUTCOME_DONE = EventKind.COMMITMENT_OUTCOME_DONE.value
     CREDIT_RECORDED = EventKind.CREDIT_RECORDED.value
+    SUPERVISION_ACTION_PUSHED = EventKind.SUPERVISION_ACTION_PUSHED.value
+    SUPERVISION_ACTION_CLAIMED = EventKind.SUPERVISION_ACTION_CLAIMED.value
+    SUPERVISION_ACTION_RETURNED = EventKind.SUPERVISION_ACTION_RETURNED.value
+    NOTICE_SENT = EventKind.NOTICE_SENT.value
+    NOTICE_STATUS_CHANGED = EventKind.NOTICE_STATUS_CHANGED.value
+    NOTICE_DECIDED = EventKind.NOTICE_DECIDED.value
 
 
 @strawberry.type(description="A push addressed to the viewer's department; `cursor` resumes after it.")

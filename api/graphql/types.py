@@ -23,9 +23,11 @@ from models import account as acc
 from models import catalogue as cat
 from models import decision as dec
 from models.identifiers import mask_citizen_id, mask_phone
+from models.timeline import decision_timeline
 from models.visibility import can_see_user, visible_pushes_of
 
 if TYPE_CHECKING:
+    from api.graphql.backflow import TimelineEntry
     from api.graphql.commitment import CreditRecord, VerificationPlan, VerificationTask
     from api.graphql.inspection import InspectionTask
 
@@ -312,6 +314,16 @@ class ApprovalDecision(Node):
         from api.graphql.commitment import credit_records_of_decision
 
         return await credit_records_of_decision(info, self.row)
+
+    @strawberry.field(
+        description="Every step of the decision's life the viewer may see, oldest first: issued, pushed, claimed, "
+        "returned, supervision actions, notices and their decisions, status changes, expiry."
+    )
+    async def timeline(self, info: Info) -> list[Annotated[TimelineEntry, strawberry.lazy("api.graphql.backflow")]]:
+        from api.graphql.backflow import TimelineEntry  # the back-flow module builds on this one
+
+        entries = await decision_timeline(info.context.require_user(), self.row)
+        return [TimelineEntry(entry=e) for e in entries]
 
 
 @strawberry.type(description="A decision pushed to one supervising department (推送), to be claimed in 3 working days.")

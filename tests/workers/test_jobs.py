@@ -401,8 +401,10 @@ async def test_wakeups_keep_no_result_and_the_worker_runs_on_shanghai_time(setti
         "remind_obligation": 0,
         "mark_obligation_overdue": 0,
     }
-    cron_job, report_job, _ = CRON_JOBS
-    assert [job.name for job in CRON_JOBS] == ["sweep", "monthly_report", "open_regular_meetings"]
+    cron_job, report_job, _, expiry = CRON_JOBS
+    assert [job.name for job in CRON_JOBS] == ["sweep", "monthly_report", "open_regular_meetings", "expire_decisions"]
+    assert (expiry.name, expiry.keep_result_s, expiry.run_at_startup) == ("expire_decisions", 0, False)
+    assert (expiry.hour, expiry.minute, expiry.second) == ({0}, {5}, 0)
     assert (cron_job.name, cron_job.keep_result_s, cron_job.run_at_startup) == ("sweep", 0, True)
     assert cron_job.minute == set(range(0, 60, 2))
     assert (report_job.name, report_job.hour, report_job.minute, report_job.run_at_startup) == (
@@ -415,6 +417,7 @@ async def test_wakeups_keep_no_result_and_the_worker_runs_on_shanghai_time(setti
     assert worker.timezone == ZoneInfo("Asia/Shanghai")
     assert worker.health_check_interval == 30
     assert sorted(worker.functions) == [
+        "expire_decisions",
         "mark_obligation_overdue",
         "mark_push_overdue",
         "monthly_report",
