@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -22,6 +23,7 @@ from api.auth import bearer, user_for_token
 from api.context import Context
 from api.graphql.schema import schema
 from api.graphql.subscription import close_socket_at_expiry
+from api.metrics import RequestContextMiddleware, metrics_endpoint
 from api.multiplex import MultiplexingHandler
 from api.services import Services
 from models.calendar import SHANGHAI
@@ -124,6 +126,8 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
         ],
+        middleware=[Middleware(RequestContextMiddleware)],
         lifespan=lifespan,
     )

@@ -13,14 +13,22 @@ from arq.worker import Worker
 from models.db import close_database, open_database
 from models.settings import Settings, load_settings
 from workers.jobs import Ctx, mark_push_overdue_job, remind_push_job, sweep
+from workers.metrics import instrumented, serve_metrics
 from workers.redis import redis_settings
+from workers.retention import prune_events_job
 
 SWEEP_MINUTES = set(range(0, 60, 2))
 FUNCTIONS = [
-    func(remind_push_job, name="remind_push", keep_result=0),
-    func(mark_push_overdue_job, name="mark_push_overdue", keep_result=0),
+    func(instrumented("remind_push", remind_push_job), name="remind_push", keep_result=0),
+    func(instrumented("mark_push_overdue", mark_push_overdue_job), name="mark_push_overdue", keep_result=0),
 ]
-CRON_JOBS = [cron(sweep, name="sweep", minute=SWEEP_MINUTES, second=30, run_at_startup=True, keep_result=0)]
+CRON_JOBS = [
+    cron(
+        instrumented("sweep", sweep), name="sweep", minute=SWEEP_MINUTES, second=30, run_at_startup=True, keep_result=0
+    ),
+    # Nightly, off the hour, in small batches (models/retention.py): never a long lock on the table.
+    cron(instrumented("prune_events", prune_events_job), name="prune_events", hour={3}, minute={17}, keep_result=0),
+]
 
 
 def fresh_cron_jobs() -> list[CronJob]:
@@ -35,12 +43,17 @@ def startup(settings: Settings, *, open_db: bool = True) -> Any:
         if open_db:
             await open_database(settings.database_url)
         ctx.setdefault("clock", None)
+        ctx.setdefault("retention_days", settings.event_retention_days)
+        if open_db:  # the `worker` command, not an in-process test worker
+            ctx["stop_metrics"] = serve_metrics(settings.worker_metrics_port, settings.host)
 
     return on_startup
 
 
 def shutdown(*, close_db: bool = True) -> Any:
     async def on_shutdown(ctx: Ctx) -> None:
+        if ctx.get("stop_metrics"):
+            ctx["stop_metrics"]()
         if close_db:
             await close_database()
 
