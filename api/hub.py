@@ -128,10 +128,10 @@ class Hub:
             sub.wake.set()
 
     async def _on_entry(self, fields: dict[bytes, bytes]) -> None:
+        observe_delivery_lag(fields.get(b"pub"))
         seq = int(fields[b"seq"])
         if seq <= self.last_seq:
             return
-        observe_delivery_lag(fields.get(b"pub"))
         if seq == self.last_seq + 1 and not self._lock.locked():
             self._deliver(_from_stream(fields))
         else:
