@@ -8,6 +8,7 @@ are not copied. PostgreSQL deployments use pg_dump or pg_basebackup instead (REA
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import socket
@@ -148,8 +149,28 @@ def backup(
     return BackupReport(destination, pages, len(files))
 
 
+# SQLite's unix VFS: every connection to a WAL database holds a shared lock on this byte of the -shm file.
+SHM_DMS_BYTE = 128
+
+
+def _database_open_elsewhere(db: Path) -> bool:
+    """Another process has the WAL database open: the -shm "dead man switch" byte is share-locked."""
+    shm = db.with_name(db.name + "-shm")
+    if not shm.exists():
+        return False
+    # Only for the CLI's own process: closing this descriptor drops every POSIX lock the process
+    # holds on the file, which would harm a connection of this process to the same database.
+    with shm.open("rb+") as handle:
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, SHM_DMS_BYTE)
+        except OSError:
+            return True
+        fcntl.lockf(handle, fcntl.LOCK_UN, 1, SHM_DMS_BYTE)
+    return False
+
+
 def is_running(settings: Settings) -> bool:
-    """Something serves this var/: its embedded Redis answers, or a process holds the database's write lock."""
+    """Something uses this var/: its embedded Redis answers, or another process has the database open."""
     sock = settings.var_dir / "redis.sock"
     if sock.exists():
         with socket.socket(socket.AF_UNIX) as client:
@@ -162,6 +183,8 @@ def is_running(settings: Settings) -> bool:
     db = sqlite_path(settings)
     if not db.exists():
         return False
+    if _database_open_elsewhere(db):
+        return True
     conn = sqlite3.connect(db, timeout=0, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
