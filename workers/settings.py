@@ -74,6 +74,9 @@ def build_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
         "health_check_interval": 30,
         "max_tries": 5,
         "job_timeout": 120,
+        # SIGTERM: stop taking jobs, let running ones finish for a few seconds (inside Docker's 10 s
+        # stop grace), then cancel the rest; they stay queued and, being idempotent, simply run again.
+        "job_completion_wait": 8,
     }
     options.update(overrides)
     return Worker(**options)
