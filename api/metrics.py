@@ -7,6 +7,7 @@ department level, arq queue depth, live subscriptions) are computed when Prometh
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
@@ -40,6 +41,7 @@ GRAPHQL_LATENCY = Histogram(
     ["operation", "outcome"],
 )
 HTTP_REQUESTS = Counter("shenguan_http_requests_total", "HTTP requests, by route and status", ["route", "status"])
+HTTP_IN_PROGRESS = Gauge("shenguan_http_requests_in_progress", "HTTP requests being served by this process")
 WEBSOCKETS_OPEN = Gauge("shenguan_websocket_connections", "Open WebSocket connections on this process")
 SUBSCRIPTIONS_ACTIVE = Gauge("shenguan_subscriptions_active", "Live subscriptions on this process")
 EVENTS_DELIVERED = Counter("shenguan_events_delivered_total", "Events queued to a subscription on this process")
@@ -59,6 +61,7 @@ MAX_OPERATION_NAMES = 200
 _seen_operations: set[str] = set()
 KNOWN_ROUTES = ("/graphql", "/healthz", "/readyz", "/metrics")
 QUIET_ROUTES = ("/healthz", "/readyz", "/metrics")  # probes and scrapes: logged at DEBUG only
+SCRAPE_QUERY_SECONDS = 3.0
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
 
@@ -170,9 +173,11 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        HTTP_IN_PROGRESS.inc()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            HTTP_IN_PROGRESS.dec()
             path = scope.get("path", "")
             route = path if path in KNOWN_ROUTES else "other"
             HTTP_REQUESTS.labels(route, str(status)).inc()
@@ -226,14 +231,18 @@ async def refresh_scrape_gauges(request: Request, now: datetime) -> None:
     services = request.app.state.services
     SUBSCRIPTIONS_ACTIVE.set(len(services.hub.subscribers))
     try:
-        for level, (pending, overdue) in (await push_backlog(now)).items():
+        # Bounded: a scrape reports what it can rather than hang behind a locked database.
+        async with asyncio.timeout(SCRAPE_QUERY_SECONDS):
+            backlog = await push_backlog(now)
+        for level, (pending, overdue) in backlog.items():
             PUSHES_PENDING.labels(level).set(pending)
             PUSHES_OVERDUE.labels(level).set(overdue)
     except Exception:
         SCRAPE_ERRORS.labels("database").inc()
         log.exception("读取推送积压指标失败")
     try:
-        QUEUE_DEPTH.set(await queue_depth(services.redis))
+        async with asyncio.timeout(SCRAPE_QUERY_SECONDS):
+            QUEUE_DEPTH.set(await queue_depth(services.redis))
     except Exception:
         SCRAPE_ERRORS.labels("redis").inc()
         log.warning("读取任务队列长度失败", exc_info=True)
