@@ -5,8 +5,13 @@ Every scrape is parsed with prometheus_client's own text parser, as Prometheus w
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import ipaddress
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -24,6 +29,7 @@ from models.enums import AdminLevel, DepartmentKind, Role
 from models.settings import Settings
 from tests import factories as f
 from tests.api.test_subscriptions import ISSUE, PUSHED, LiveSocket, document_number, issue_input, token_for
+from tests.conftest import ROOT, free_port
 from workers.redis import arq_pool
 from workers.settings import build_worker
 
@@ -216,3 +222,42 @@ def test_operation_names_from_clients_are_bounded_label_values() -> None:
     assert operation_label("Inbox") == "Inbox"
     assert operation_label("drop table; --") == "invalid"
     assert operation_label("x" * 65) == "invalid"
+
+
+@pytest.mark.slow
+async def test_a_worker_serves_its_job_metrics_on_its_own_port_and_stops_on_sigterm(
+    db: str, redis: Any, settings: Settings
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url or "",
+        "SHENGUAN_VAR_DIR": str(settings.var_dir),
+        "SHENGUAN_SECRET_KEY": settings.secret_key,
+        "SHENGUAN_WORKER_METRICS_PORT": str(port),
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "api.cli",
+        "worker",
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        scraped: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+        async with httpx.AsyncClient() as http:
+            for _ in range(150):  # the start-up sweep runs as the worker starts: poll, bounded
+                with contextlib.suppress(httpx.HTTPError):
+                    scraped = samples((await http.get(f"http://127.0.0.1:{port}/metrics", timeout=2)).text)
+                    if value(scraped, "shenguan_job_runs_total", job="sweep") >= 1:
+                        break
+                await asyncio.sleep(0.1)
+        assert value(scraped, "shenguan_job_runs_total", job="sweep") >= 1
+        assert value(scraped, "shenguan_job_failures_total", job="sweep") == 0
+    finally:
+        worker.terminate()
+        await asyncio.wait_for(worker.wait(), 30)

@@ -396,13 +396,14 @@ async def test_a_moved_deadline_gets_new_wakeups_and_the_old_ones_fire_harmlessl
 
 async def test_wakeups_keep_no_result_and_the_worker_runs_on_shanghai_time(settings: Settings) -> None:
     assert {fn.name: fn.keep_result_s for fn in FUNCTIONS} == {"remind_push": 0, "mark_push_overdue": 0}
-    (cron_job,) = CRON_JOBS
+    cron_job, prune_job = CRON_JOBS
+    assert (prune_job.name, prune_job.keep_result_s, prune_job.run_at_startup) == ("prune_events", 0, False)
     assert (cron_job.name, cron_job.keep_result_s, cron_job.run_at_startup) == ("sweep", 0, True)
     assert cron_job.minute == set(range(0, 60, 2))
     worker = build_worker(settings, handle_signals=False)
     assert worker.timezone == ZoneInfo("Asia/Shanghai")
     assert worker.health_check_interval == 30
-    assert sorted(worker.functions) == ["mark_push_overdue", "remind_push", "sweep"]
+    assert sorted(worker.functions) == ["mark_push_overdue", "prune_events", "remind_push", "sweep"]
 
 
 async def test_each_worker_gets_its_own_unscheduled_sweep(settings: Settings) -> None:
