@@ -13,7 +13,6 @@ import logging
 import re
 import secrets
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -136,7 +135,8 @@ def _request_id(scope: Scope) -> str:
             given = value.decode("latin-1").strip()
             if REQUEST_ID.fullmatch(given):
                 return str(given)
-    return uuid.uuid4().hex
+    # URL-safe base64 rather than hex: a long run of digits could look like a phone number to the log mask.
+    return secrets.token_urlsafe(16)
 
 
 class RequestContextMiddleware:
