@@ -24,7 +24,8 @@ request_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.Cont
     "shenguan_request_fields", default=None
 )
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn adds an ANSI-coloured copy of its message as `color_message`: not a field worth writing.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "color_message"}
 
 
 def mask(text: str) -> str:
@@ -72,7 +73,8 @@ class RequestFieldsFilter(logging.Filter):
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+    """The fields a record carries beyond the standard ones (an unknown user is left out, not null)."""
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_") and v is not None}
 
 
 class JsonFormatter(logging.Formatter):
