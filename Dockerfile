@@ -19,6 +19,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     HOST=0.0.0.0 \
     PORT=8000 \
+    SHENGUAN_LOG_FORMAT=json \
     SHENGUAN_VAR_DIR=/app/var
 
 # Dependencies first, in their own layer: it is rebuilt only when the pins change.

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -24,6 +25,7 @@ from api.downloads import export_list, report_file
 from api.files import download_file
 from api.graphql.schema import schema
 from api.graphql.subscription import close_socket_at_expiry
+from api.metrics import RequestContextMiddleware, metrics_endpoint
 from api.multiplex import MultiplexingHandler
 from api.services import Services
 from models.calendar import SHANGHAI
@@ -135,6 +137,8 @@ def create_app(
             Route("/reports/{report_id}/report.{format}", report_file),
             Route("/exports/{which}.csv", export_list),
             Route("/files/{id}", download_file, methods=["GET"]),
+            Route("/metrics", metrics_endpoint),
         ],
+        middleware=[Middleware(RequestContextMiddleware)],
         lifespan=lifespan,
     )

@@ -1,4 +1,5 @@
-"""The `shenguan` command: serve, worker, migrate, seed-demo, create-admin, import-decisions, run."""
+"""The `shenguan` command: serve, worker, migrate, seed-demo, create-admin, import-decisions, run,
+prune-events, backup and restore."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from api.logs import configure_logging
 from models.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("shenguan")
@@ -140,6 +142,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        log_config=None,  # uvicorn's records go through our masked handler (api/logs.py)
+        access_log=False,  # api/metrics.py writes one line per request, with its request id
         ws="websockets-sansio",
         timeout_graceful_shutdown=10,
         # Frames are a few hundred bytes: permessage-deflate saves nothing, keeps a zlib state per
@@ -154,6 +158,48 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     worker = build_worker(settings)
     worker.run()
+    return 0
+
+
+def cmd_prune_events(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from tqdm import tqdm
+
+    from models.calendar import SHANGHAI
+    from models.retention import prune_events
+
+    days = args.days or settings.event_retention_days
+
+    async def go() -> int:
+        with tqdm(unit="个事件", desc="清理", disable=args.quiet) as bar:
+            report = await prune_events(datetime.now(SHANGHAI), days, progress=bar.update)
+        print(report.summary())
+        return 0
+
+    return _run(_with_db(settings, go))
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from api.backup import BackupError, backup
+
+    try:
+        print(backup(settings, Path(args.destination), show_progress=not args.quiet).summary())
+    except BackupError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from api.backup import BackupError, restore
+
+    try:
+        report = restore(settings, Path(args.source), force=args.force, show_progress=not args.quiet)
+    except BackupError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"已恢复到 {report.destination}；如代码较新，请运行 `shenguan migrate`")
     return 0
 
 
@@ -233,6 +279,9 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] =
     "create-admin": (cmd_create_admin, "create the admin account (SHENGUAN_ADMIN_PASSWORD or generated)"),
     "import-decisions": (cmd_import, "import offline decisions from a CSV or XLSX file"),
     "run": (cmd_run, "embedded default: migrate, demo data, embedded Redis, API and worker"),
+    "prune-events": (cmd_prune_events, "delete events older than SHENGUAN_EVENT_RETENTION_DAYS, in small batches"),
+    "backup": (cmd_backup, "online copy of the SQLite database and var/ into a directory or .tar.gz"),
+    "restore": (cmd_restore, "restore a backup into var/ (stopped platform; --force to overwrite)"),
 }
 
 
@@ -247,13 +296,23 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("file")
             p.add_argument("--as-user", required=True, help="username of the approval-side account importing")
             p.add_argument("--quiet", action="store_true")
+        if name == "prune-events":
+            p.add_argument("--days", type=int, default=None, help="override SHENGUAN_EVENT_RETENTION_DAYS")
+            p.add_argument("--quiet", action="store_true")
+        if name == "backup":
+            p.add_argument("destination", help="an empty or new directory, or a path ending in .tar.gz")
+            p.add_argument("--quiet", action="store_true")
+        if name == "restore":
+            p.add_argument("source", help="a backup directory or .tar.gz")
+            p.add_argument("--force", action="store_true", help="overwrite an existing database")
+            p.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
     except SettingsError as error:
         print(f"配置错误：{error}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)
     return COMMANDS[args.command][0](settings, args)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from api.metrics import EVENTS_DELIVERED, observe_delivery_lag
 from models.event import EventKind, SequencedEvent, last_sequence, load_sequenced
 from workers.dispatch import STREAM
 
@@ -123,9 +124,11 @@ class Hub:
                 sub.end("RESYNC_REQUIRED")
             else:
                 sub.queue.append(event)
+                EVENTS_DELIVERED.inc()
             sub.wake.set()
 
     async def _on_entry(self, fields: dict[bytes, bytes]) -> None:
+        observe_delivery_lag(fields.get(b"pub"))
         seq = int(fields[b"seq"])
         if seq <= self.last_seq:
             return

@@ -122,6 +122,7 @@ class SequencedEvent:
     departments: tuple[int, ...]
     roles: tuple[str, ...]
     payload: dict[str, Any]
+    created_at: datetime | None = None  # when it was written: the start of its commit→publish lag
 
 
 async def record_event(
@@ -193,6 +194,7 @@ def to_sequenced(event: Event, departments: list[int]) -> SequencedEvent:
         departments=tuple(sorted(departments)),
         roles=tuple(event.roles),
         payload=event.payload,
+        created_at=event.created_at,
     )
 
 

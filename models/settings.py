@@ -6,6 +6,7 @@ clear line naming it (``SettingsError``).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -34,6 +35,15 @@ class Settings:
     def files_dir(self) -> Path:
         """Evidence files, content-addressed, never deleted."""
         return self.var_dir / "files"
+
+    metrics_token: str | None = None
+    metrics_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("::1/128"),
+    )
+    log_format: str = "text"
+    event_retention_days: int = 90
+    worker_metrics_port: int = 0
 
     @property
     def is_embedded_redis(self) -> bool:
@@ -93,6 +103,39 @@ def _secret_key(env: dict[str, str], var_dir: Path) -> str:
     return path.read_text().strip()
 
 
+DEFAULT_METRICS_NETWORKS = "127.0.0.1/32,::1/128"
+LOG_FORMATS = ("text", "json")
+
+
+def _metrics_networks(env: dict[str, str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The CIDR allow-list for /metrics; set to an empty value to admit only the bearer token."""
+    raw = env.get("SHENGUAN_METRICS_NETWORKS")
+    raw = DEFAULT_METRICS_NETWORKS if raw is None else raw
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(f"SHENGUAN_METRICS_NETWORKS entry {part!r} is not a CIDR network") from None
+    return tuple(networks)
+
+
+def _metrics_token(env: dict[str, str]) -> str | None:
+    token = env.get("SHENGUAN_METRICS_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise SettingsError("SHENGUAN_METRICS_TOKEN must be at least 16 characters")
+    return token
+
+
+def _log_format(env: dict[str, str]) -> str:
+    value = (env.get("SHENGUAN_LOG_FORMAT") or "text").lower()
+    if value not in LOG_FORMATS:
+        raise SettingsError(f"SHENGUAN_LOG_FORMAT={value!r} is not one of {', '.join(LOG_FORMATS)}")
+    return value
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read and check every setting; raise SettingsError naming the first bad one."""
     env = dict(os.environ) if env is None else env
@@ -107,6 +150,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         secret_key=_secret_key(env, var_dir),
         **_flag_thresholds(env),
         max_file_bytes=_int_env(env, "SHENGUAN_MAX_FILE_BYTES", 20 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+        metrics_token=_metrics_token(env),
+        metrics_networks=_metrics_networks(env),
+        log_format=_log_format(env),
+        event_retention_days=_int_env(env, "SHENGUAN_EVENT_RETENTION_DAYS", 90, 1, 36500),
+        worker_metrics_port=_int_env(env, "SHENGUAN_WORKER_METRICS_PORT", 0, 0, 65535),
     )
 
 

@@ -22,6 +22,7 @@ from models.calendar import current_calendar, deadline_at, reminder_moment
 from models.decision import DecisionPush
 from models.event import SEQUENCE_BATCH, EventKind, SequencedEvent, mark_published, sequence_pending, unpublished
 from models.workdays import WorkCalendar
+from workers.metrics import EVENTS_COMMITTED, publish_stamp, record_published
 
 log = logging.getLogger(__name__)
 STREAM = "shenguan:events"
@@ -157,14 +158,17 @@ async def flush_outbox(redis: aioredis.Redis, arq: ArqRedis | None, now: datetim
     """
     # Drain: sequence_pending takes one batch at a time, and a backlog (an import) must not hold
     # back the live event this call was made for.
-    while await sequence_pending(now) == SEQUENCE_BATCH:
-        pass
+    while (sequenced := await sequence_pending(now)) == SEQUENCE_BATCH:
+        EVENTS_COMMITTED.inc(sequenced)
+    EVENTS_COMMITTED.inc(sequenced)
     published = 0
     while batch := await unpublished():
         try:
             async with redis.pipeline(transaction=False) as pipe:
+                stamp = publish_stamp()
                 for event in batch:
-                    pipe.xadd(STREAM, stream_fields(event), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+                    entry = {**stream_fields(event), "pub": stamp}
+                    pipe.xadd(STREAM, entry, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
                 await pipe.execute()
         except (RedisError, OSError) as error:
             log.warning("事件发布暂缓（Redis 不可用）：%s", error)
@@ -175,5 +179,6 @@ async def flush_outbox(redis: aioredis.Redis, arq: ArqRedis | None, now: datetim
             except (RedisError, OSError) as error:  # the sweep still finds every deadline from its row
                 log.warning("截止提醒排程失败，由定时清扫兜底：%s", error)
         await mark_published([e.seq for e in batch], now)
+        record_published(batch)
         published += len(batch)
     return published

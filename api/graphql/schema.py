@@ -25,6 +25,7 @@ from api.graphql.query import Query as CoreQuery
 from api.graphql.reports import ReportMutation, ReportQuery, TimelinessReport
 from api.graphql.subscription import Subscription
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
+from api.metrics import OperationMetrics
 
 MASKED_MESSAGE = "服务器内部错误，请稍后重试"
 
@@ -77,6 +78,7 @@ schema = Schema(
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         lambda: MaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
+        OperationMetrics,
     ],
     config=StrawberryConfig(auto_camel_case=True),
 )

@@ -401,10 +401,17 @@ async def test_wakeups_keep_no_result_and_the_worker_runs_on_shanghai_time(setti
         "remind_obligation": 0,
         "mark_obligation_overdue": 0,
     }
-    cron_job, report_job, _, expiry = CRON_JOBS
-    assert [job.name for job in CRON_JOBS] == ["sweep", "monthly_report", "open_regular_meetings", "expire_decisions"]
+    cron_job, report_job, _, expiry, prune_job = CRON_JOBS
+    assert [job.name for job in CRON_JOBS] == [
+        "sweep",
+        "monthly_report",
+        "open_regular_meetings",
+        "expire_decisions",
+        "prune_events",
+    ]
     assert (expiry.name, expiry.keep_result_s, expiry.run_at_startup) == ("expire_decisions", 0, False)
     assert (expiry.hour, expiry.minute, expiry.second) == ({0}, {5}, 0)
+    assert (prune_job.name, prune_job.keep_result_s, prune_job.run_at_startup) == ("prune_events", 0, False)
     assert (cron_job.name, cron_job.keep_result_s, cron_job.run_at_startup) == ("sweep", 0, True)
     assert cron_job.minute == set(range(0, 60, 2))
     assert (report_job.name, report_job.hour, report_job.minute, report_job.run_at_startup) == (
@@ -422,6 +429,7 @@ async def test_wakeups_keep_no_result_and_the_worker_runs_on_shanghai_time(setti
         "mark_push_overdue",
         "monthly_report",
         "open_regular_meetings",
+        "prune_events",
         "remind_obligation",
         "remind_push",
         "sweep",
