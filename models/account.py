@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise import fields
 from tortoise.models import Model
 
+from models.crypto import SealedField
 from models.enums import AdminLevel, DepartmentKind, Role
 from models.errors import DomainError, Duplicate, Forbidden, InvalidInput, NotFound, raise_all
 from models.event import EventKind, record_event
@@ -89,7 +90,7 @@ class LiaisonAppointment(Model):
     )
     user_id: int
     title = fields.CharField(max_length=64)
-    phone = fields.CharField(max_length=20)
+    phone = SealedField("liaison_appointment.phone")  # PIPL: stored sealed
     started_at = fields.DatetimeField()
     ended_at = fields.DatetimeField(null=True)
     appointed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(

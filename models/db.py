@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "models.decision",
     "models.event",
     "models.audit",
+    "models.login_guard",
 ]
 
 

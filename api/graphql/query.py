@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
 
 from api.context import Info
+from api.graphql.audit import AuditQuery
 from api.graphql.base import Connection, Node, from_global_id, given
 from api.graphql.enums import AdminLevel, DepartmentKind, PushStatus
 from api.graphql.pagination import paginate
@@ -16,10 +18,12 @@ from models import account, catalogue
 from models.calendar import current_calendar
 from models.decision import DecisionPush as PushRow
 from models.errors import DomainError
+from models.personal_data import find_by_id_number
 from models.visibility import can_see_decision, can_see_push, can_see_user, inbox, visible_decisions, visible_users
 from models.workdays import WorkCalendar
 
 EPOCH = datetime(1970, 1, 1)
+ID_NUMBER_FILTER = "Only decisions whose counterparty has this citizen ID number (exact match)."
 
 
 @strawberry.type(description="A working-day calendar year as deadlines use it.")
@@ -74,7 +78,7 @@ async def _node(info: Info, id: strawberry.ID) -> Node | None:
 
 
 @strawberry.type
-class Query:
+class Query(AuditQuery):
     @strawberry.field(description="The signed-in user, or null.")
     def me(self, info: Info) -> User | None:
         user = info.context.user
@@ -133,11 +137,19 @@ class Query:
 
     @strawberry.field(description="Decisions the viewer's department issued or received, oldest first.")
     async def decisions(
-        self, info: Info, first: int | None = strawberry.UNSET, after: str | None = strawberry.UNSET
+        self,
+        info: Info,
+        first: int | None = strawberry.UNSET,
+        after: str | None = strawberry.UNSET,
+        id_number: Annotated[
+            str | None,
+            strawberry.argument(description="Only the counterparty with this citizen ID number (exact match)."),
+        ] = strawberry.UNSET,
     ) -> Connection[ApprovalDecision]:
         viewer = info.context.require_user()
+        number = given(id_number)
         return await paginate(
-            visible_decisions(viewer),
+            find_by_id_number(viewer, number) if number else visible_decisions(viewer),
             keys=("id",),
             samples=(0,),
             first=given(first),
