@@ -160,7 +160,7 @@ async def reseal_all(
 
 
 async def rows_not_under_current_key(client: BaseDBAsyncClient | None = None) -> int:
-    """Sealed columns written under another key (or still plain): zero once a rotation is complete."""
+    """Rows with a column sealed under another key (or still plain): zero once a rotation is complete."""
     conn = client or connections.get("default")
     current = f"{PREFIX}{keyring().current.kid}:%"
     stale = 0
