@@ -73,7 +73,7 @@ async def test_an_edited_field_breaks_the_chain_at_that_row(db: str, tmp_path: P
 async def test_an_edited_detail_is_found_too(db: str) -> None:
     rows = await chain(3)
     await connections.get("default").execute_script(
-        f"UPDATE audit_record SET detail = '{{\"documentNumber\": \"改过的\", \"n\": 1}}' WHERE id = {rows[0].id}"
+        f'UPDATE audit_record SET detail = \'{{"documentNumber": "改过的", "n": 1}}\' WHERE id = {rows[0].id}'
     )
     report = await verify_chain()
     assert report.broken is not None and report.broken.record_id == rows[0].id

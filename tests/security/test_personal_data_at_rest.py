@@ -27,7 +27,9 @@ async def raw(sql: str) -> list[Any]:
 
 
 async def stored(decision_id: int) -> Any:
-    return (await raw(f"SELECT id_number, phone, id_number_hash, content_hash FROM decision WHERE id = {decision_id}"))[0]
+    return (await raw(f"SELECT id_number, phone, id_number_hash, content_hash FROM decision WHERE id = {decision_id}"))[
+        0
+    ]
 
 
 async def world() -> dict[str, Any]:
