@@ -232,6 +232,8 @@ async def create_user(
         errors.append(InvalidInput("至少指定一个角色", field="roles", code="REQUIRED"))
     if Role.ADMIN in roles and not actor.is_admin:
         errors.append(Forbidden("只有平台管理员可以授予管理员角色", field="roles"))
+    if Role.AUDITOR in roles and not actor.is_admin:  # an auditor reads every department's trail
+        errors.append(Forbidden("只有平台管理员可以授予审计员角色", field="roles"))
     raise_all(errors)
     return await User.create(
         username=username,

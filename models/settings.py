@@ -119,11 +119,25 @@ def _data_keys(env: dict[str, str], var_dir: Path) -> tuple[bytes, ...]:
         )
     path = var_dir / DATA_KEYRING_FILE
     if not path.exists():
-        add_data_key(var_dir)
+        _create_keyring(path)
     lines = [line for line in path.read_text().split() if line]
     if not lines:
         raise SettingsError(f"{path} holds no key")
     return tuple(_decode_data_key(f"{path}:{n}", line) for n, line in enumerate(lines, start=1))
+
+
+def _create_keyring(path: Path) -> None:
+    """The first key, written whole before it appears: two processes starting at once share one key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(base64.b64encode(secrets.token_bytes(DATA_KEY_BYTES)).decode() + "\n")
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)  # fails if another process created it first; then its key is the one
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
 
 
 def add_data_key(var_dir: Path) -> bytes:

@@ -125,3 +125,17 @@ async def test_no_mutation_edits_or_deletes_audit_records(db: str, gql: Gql) -> 
     result = await gql("{ __schema { mutationType { fields { name } } } }")
     names = [m["name"].lower() for m in result["data"]["__schema"]["mutationType"]["fields"]]
     assert names and not [n for n in names if "audit" in n]
+
+
+CREATE_USER = """mutation($i: CreateUserInput!) { createUser(input: $i) { user { roles } errors { code field } } }"""
+
+
+async def test_only_an_admin_grants_the_auditor_role(db: str, gql: Gql) -> None:
+    p = await people()
+    dept = to_global_id("Department", p["liaison"].department_id)
+    new = {"username": "xin_shen_ji", "password": "Strong-Pass-1", "displayName": "审计员", "departmentId": dept}
+    refused = await gql(CREATE_USER, {"i": {**new, "roles": ["AUDITOR"]}}, user=p["liaison"], now=NOW)
+    assert refused["data"]["createUser"] == {"user": None, "errors": [{"code": "FORBIDDEN", "field": "roles"}]}
+    assert not await User.filter(username="xin_shen_ji").exists()
+    granted = await gql(CREATE_USER, {"i": {**new, "roles": ["AUDITOR"]}}, user=p["admin"], now=NOW)
+    assert granted["data"]["createUser"] == {"user": {"roles": ["AUDITOR"]}, "errors": []}

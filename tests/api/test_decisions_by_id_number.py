@@ -28,3 +28,19 @@ async def test_decisions_by_id_number_are_exact_scoped_and_masked(db: str, gql: 
     assert (await gql(BY_ID, {"n": f" {number.lower()} "}, user=issuer))["data"]["decisions"]["totalCount"] == 1
     assert (await gql(BY_ID, {"n": number}, user=outsider))["data"]["decisions"]["totalCount"] == 0
     assert (await gql(BY_ID, {"n": None}, user=issuer))["data"]["decisions"]["totalCount"] == 2
+
+
+async def test_the_inbox_reads_its_decisions_counterparty_opened_and_masked(db: str, gql: Gql) -> None:
+    """The inbox page loads decisions in the same statement (select_related): those open too."""
+    issuer = await f.user(await f.department(DepartmentKind.APPROVAL), Role.OFFICER)
+    market = await f.department()
+    receiver = await f.user(market, Role.OFFICER)
+    await f.decision(issuer, await f.item(market), now=NOW, seq=3)
+    number = f.person(3).id_number
+    assert number is not None
+    query = "{ inbox { edges { node { decision { counterparty { idNumber phone } } } } } }"
+    (edge,) = (await gql(query, user=receiver, now=NOW))["data"]["inbox"]["edges"]
+    assert edge["node"]["decision"]["counterparty"] == {
+        "idNumber": number[:6] + "********" + number[-4:],
+        "phone": "138****2345",
+    }
