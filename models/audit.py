@@ -42,8 +42,8 @@ class AuditRecord(Model):
     object_id = fields.CharField(max_length=64, default="")
     address = fields.CharField(max_length=64, default="")
     detail: dict[str, Any] = fields.JSONField(default=dict)
-    prev_hash = fields.CharField(max_length=64, default="")
-    row_hash = fields.CharField(max_length=64, default="")
+    prev_hash = fields.CharField(max_length=64, default="", db_default="")
+    row_hash = fields.CharField(max_length=64, default="", db_default="")
 
     class Meta:
         table = "audit_record"

@@ -46,8 +46,12 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
-        ops.AddField(model_name="AuditRecord", name="prev_hash", field=fields.CharField(default="", max_length=64)),
-        ops.AddField(model_name="AuditRecord", name="row_hash", field=fields.CharField(default="", max_length=64)),
+        ops.AddField(
+            model_name="AuditRecord", name="prev_hash", field=fields.CharField(default="", db_default="", max_length=64)
+        ),
+        ops.AddField(
+            model_name="AuditRecord", name="row_hash", field=fields.CharField(default="", db_default="", max_length=64)
+        ),
         ops.AddIndex(model_name="AuditRecord", index=Index(fields=["at"])),
         ops.CreateModel(
             name="LoginAttempt",
