@@ -131,6 +131,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from api.app import create_app
 
     async def ready() -> int:
+        from models.data_keys import unknown_key_ids
+
+        unknown = await unknown_key_ids()
+        if unknown:
+            print(
+                f"数据密钥与数据库不符：没有密钥 {', '.join(sorted(unknown))}（检查 SHENGUAN_DATA_KEY）",
+                file=sys.stderr,
+            )
+            return 2
         return 0
 
     if _run(_with_db(settings, ready)) != 0:  # refuse an unmigrated database with one clear line

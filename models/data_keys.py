@@ -18,7 +18,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tqdm import tqdm
 
-from models.crypto import PREFIX, keyring, open_sealed, seal
+from models.crypto import PREFIX, key_id_of, keyring, open_sealed, seal
 from models.db import write_transaction
 from models.decision import id_number_lookup
 from models.enums import Channel, CounterpartyKind
@@ -169,3 +169,22 @@ async def rows_not_under_current_key(client: BaseDBAsyncClient | None = None) ->
         _, rows = await conn.execute_query(f"SELECT COUNT(*) AS n FROM {table} WHERE {where}", [current] * len(columns))
         stale += int(rows[0]["n"])
     return stale
+
+
+async def unknown_key_ids() -> set[str]:
+    """Key ids of the newest sealed values that the configured keyring cannot open (start-up check).
+
+    A process started with the wrong SHENGUAN_DATA_KEY would otherwise fail on every decision it reads.
+    """
+    conn = connections.get("default")
+    ring = keyring()
+    unknown: set[str] = set()
+    for table, columns in SEALED_COLUMNS.items():
+        for column in columns:
+            _, rows = await conn.execute_query(
+                f"SELECT {column} AS v FROM {table} WHERE {column} LIKE '{PREFIX}%' ORDER BY id DESC LIMIT 1"
+            )
+            kid = key_id_of(str(rows[0]["v"])) if rows else None
+            if kid is not None and ring.by_kid(kid) is None:
+                unknown.add(kid)
+    return unknown

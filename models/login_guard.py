@@ -27,6 +27,8 @@ ADDRESS_FAILURES = 20
 WINDOW = timedelta(minutes=15)
 LOCK_FOR = timedelta(minutes=15)
 MAX_READ = 200
+# Attempts are kept a day (the audit trail keeps every one for good); older ones decide nothing.
+KEEP_FOR = timedelta(days=1)
 
 
 class Outcome(StrEnum):
@@ -46,7 +48,7 @@ class LoginAttempt(Model):
 
     class Meta:
         table = "login_attempt"
-        indexes = (("username", "at"), ("address", "at"))
+        indexes = (("username", "at"), ("address", "at"), ("at",))
 
 
 class LoginLocked(DomainError):
@@ -106,6 +108,7 @@ async def sign_in(username: str, password: str, *, address: str, now: datetime) 
     user = None if retry_at is not None else await authenticate(username, password)
     outcome = Outcome.LOCKED if retry_at else Outcome.SUCCEEDED if user else Outcome.FAILED
     async with write_transaction():
+        await LoginAttempt.filter(at__lt=now - KEEP_FOR).delete()
         await LoginAttempt.create(at=now, username=name, address=address[:64], outcome=outcome)
         await record_audit(
             {Outcome.LOCKED: "login_locked", Outcome.SUCCEEDED: "login", Outcome.FAILED: "login_failed"}[outcome],

@@ -65,7 +65,11 @@ class Migration(migrations.Migration):
             options={
                 "table": "login_attempt",
                 "app": "shenguan",
-                "indexes": [Index(fields=["username", "at"]), Index(fields=["address", "at"])],
+                "indexes": [
+                    Index(fields=["username", "at"]),
+                    Index(fields=["address", "at"]),
+                    Index(fields=["at"]),
+                ],
                 "pk_attr": "id",
             },
             bases=["Model"],

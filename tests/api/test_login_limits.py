@@ -117,3 +117,12 @@ async def test_a_disabled_accounts_token_stops_at_once(db: str) -> None:
     assert (await user_for_token(token, secret=SECRET))[0] is not None
     await set_user_active(admin, user.id, active=False)
     assert await user_for_token(token, secret=SECRET) == (None, None)
+
+
+async def test_attempts_older_than_a_day_are_dropped_at_the_next_sign_in(db: str) -> None:
+    await sign_in("old_name", WRONG, address="10.0.0.1", now=T0)
+    await sign_in("old_name", WRONG, address="10.0.0.1", now=T0 + timedelta(hours=23))
+    await sign_in("other_name", WRONG, address="10.0.0.2", now=T0 + timedelta(hours=25))
+    kept = await LoginAttempt.all().order_by("id").values_list("username", flat=True)
+    assert kept == ["old_name", "other_name"]
+    assert await AuditRecord.filter(action="login_failed").count() == 3  # the trail keeps every attempt

@@ -70,3 +70,13 @@ def test_rotation_makes_a_new_key_and_reseals_every_row(tmp_path: Path, keys: An
     resumed = shenguan(tmp_path, "rotate-data-key", "--resume", "--quiet")
     assert resumed.returncode == 0 and len(ring_file.read_text().split()) == 2  # no further key
     assert shenguan(tmp_path, "verify-audit").returncode == 0
+
+
+@pytest.mark.slow
+def test_serve_refuses_a_data_key_that_does_not_open_the_database(tmp_path: Path) -> None:
+    assert shenguan(tmp_path, "migrate").returncode == 0
+    assert shenguan(tmp_path, "seed-demo").returncode == 0
+    (tmp_path / "data-keys").write_text(base64.b64encode(bytes(32)).decode() + "\n")  # another key
+    result = shenguan(tmp_path, "serve")
+    assert result.returncode == 2
+    assert "数据密钥与数据库不符" in result.stderr and "Traceback" not in result.stderr
