@@ -23,7 +23,6 @@ from models.visibility import can_see_decision, can_see_push, can_see_user, inbo
 from models.workdays import WorkCalendar
 
 EPOCH = datetime(1970, 1, 1)
-ID_NUMBER_FILTER = "Only decisions whose counterparty has this citizen ID number (exact match)."
 
 
 @strawberry.type(description="A working-day calendar year as deadlines use it.")
