@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,7 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from models.account import User
 from models.db import write_transaction
 from models.enums import Role
 from models.errors import Forbidden
@@ -160,7 +161,9 @@ async def _batches(size: int) -> AsyncIterator[list[AuditRecord]]:
         after = rows[-1].id
 
 
-async def verify_chain(*, batch_size: int = VERIFY_BATCH, on_batch: Any = None) -> ChainReport:
+async def verify_chain(
+    *, batch_size: int = VERIFY_BATCH, on_batch: Callable[[int], object] | None = None
+) -> ChainReport:
     """Walk the chain in id order; the first record whose links or contents do not match is reported.
 
     A record edited in place no longer matches its own hash; a record deleted or inserted leaves
@@ -184,7 +187,7 @@ async def verify_chain(*, batch_size: int = VERIFY_BATCH, on_batch: Any = None) 
 
 
 def audit_records(
-    viewer: Any,
+    viewer: User,
     *,
     actor_id: int | None = None,
     object_type: str | None = None,
