@@ -19,7 +19,7 @@ import binascii
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, overload
 
 from cryptography.exceptions import InvalidTag
@@ -47,8 +47,8 @@ class NotConfigured(RuntimeError):
 @dataclass(frozen=True)
 class DataKey:
     kid: str
-    cipher: AESGCM
-    mac_key: bytes
+    cipher: AESGCM = field(repr=False)
+    mac_key: bytes = field(repr=False)
 
     @classmethod
     def from_master(cls, master: bytes) -> DataKey:
