@@ -241,6 +241,7 @@ def cmd_rotate_data_key(settings: Settings, args: argparse.Namespace) -> int:
     SHENGUAN_DATA_KEY the operator has set the new key there and the old ones in SHENGUAN_DATA_KEYS_OLD.
     """
     from models import crypto
+    from models.audit import record_audit
     from models.data_keys import reseal_all, rows_not_under_current_key
     from models.settings import add_data_key, load_settings, uses_keyring_file
 
@@ -251,6 +252,8 @@ def cmd_rotate_data_key(settings: Settings, args: argparse.Namespace) -> int:
 
     async def go() -> int:
         report = await reseal_all(batch_size=args.batch_size, progress=not args.quiet)
+        detail = {"keyId": report.key_id, "rows": report.rows}
+        await record_audit("rotateDataKey", actor_id=None, department_id=None, address="cli", detail=detail)
         print(report.summary() if report.key_id else "没有需要加密的个人信息")
         stale = await rows_not_under_current_key()
         if stale:

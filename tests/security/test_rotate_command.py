@@ -67,6 +67,13 @@ def test_rotation_makes_a_new_key_and_reseals_every_row(tmp_path: Path, keys: An
         db.close()
     assert sealed and all(citizen_id_is_valid(crypto.open_sealed(s, context="decision.id_number")) for s in sealed)
 
+    db = sqlite3.connect(tmp_path / "shenguan.sqlite3")
+    try:
+        (detail,) = db.execute("SELECT detail FROM audit_record WHERE action = 'rotateDataKey'").fetchone()
+    finally:
+        db.close()
+    assert ring.current.kid in detail  # the rotation itself is on the audit trail
+
     resumed = shenguan(tmp_path, "rotate-data-key", "--resume", "--quiet")
     assert resumed.returncode == 0 and len(ring_file.read_text().split()) == 2  # no further key
     assert shenguan(tmp_path, "verify-audit").returncode == 0
