@@ -278,7 +278,7 @@ def cmd_verify_audit(settings: Settings, args: argparse.Namespace) -> int:
         if report.broken is not None:
             print(f"审计链在记录 {report.broken.record_id} 处断开：{report.broken.reason}", file=sys.stderr)
             return 1
-        print(f"审计链完整：共 {report.checked} 条记录")
+        print(f"审计链完整：共 {report.checked} 条记录，最新记录哈希 {report.last_hash or '（无）'}")
         return 0
 
     return _run(_with_db(settings, go))

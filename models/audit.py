@@ -145,6 +145,7 @@ class ChainBreak:
 class ChainReport:
     checked: int = 0
     broken: ChainBreak | None = None
+    last_hash: str = GENESIS  # of the newest verified record: kept elsewhere, it anchors the chain
 
     @property
     def intact(self) -> bool:
@@ -179,7 +180,7 @@ async def verify_chain(
             if row.row_hash != hash_of(row):
                 report.broken = ChainBreak(row.id, "记录内容被修改（哈希不符）")
                 return report
-            expected_prev = row.row_hash
+            expected_prev = report.last_hash = row.row_hash
             report.checked += 1
         if on_batch is not None:
             on_batch(len(rows))

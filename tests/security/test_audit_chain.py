@@ -53,10 +53,10 @@ async def test_each_record_links_to_the_previous_one_and_hashes_its_fields(db: s
 
 
 async def test_an_intact_chain_passes_verify_audit(db: str, tmp_path: Path) -> None:
-    await chain(5)
+    rows = await chain(5)
     result = verify_audit(db, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "审计链完整：共 5 条记录" in result.stdout
+    assert f"审计链完整：共 5 条记录，最新记录哈希 {rows[-1].row_hash}" in result.stdout
 
 
 async def test_an_edited_field_breaks_the_chain_at_that_row(db: str, tmp_path: Path) -> None:
