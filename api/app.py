@@ -29,6 +29,7 @@ from api.metrics import RequestContextMiddleware, metrics_endpoint
 from api.multiplex import MultiplexingHandler
 from api.services import Services
 from models.calendar import SHANGHAI
+from models.crypto import configure_from_settings
 from models.db import close_database, open_database, orm_config, pending_migrations
 from models.event import publish_lag
 from models.settings import Settings, load_settings
@@ -107,6 +108,7 @@ def create_app(
 ) -> Starlette:
     """The application; `own_database=False` leaves the ORM to a caller that already opened it."""
     settings = settings or load_settings()
+    configure_from_settings(settings.data_keys)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

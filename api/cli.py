@@ -133,6 +133,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from api.app import create_app
 
     async def ready() -> int:
+        from models.data_keys import unknown_key_ids
+
+        unknown = await unknown_key_ids()
+        if unknown:
+            print(
+                f"数据密钥与数据库不符：没有密钥 {', '.join(sorted(unknown))}（检查 SHENGUAN_DATA_KEY）",
+                file=sys.stderr,
+            )
+            return 2
         return 0
 
     if _run(_with_db(settings, ready)) != 0:  # refuse an unmigrated database with one clear line
@@ -271,6 +280,56 @@ def _banner(settings: Settings, password: str) -> None:
     print("按 Ctrl-C 停止。\n")
 
 
+def cmd_rotate_data_key(settings: Settings, args: argparse.Namespace) -> int:
+    """PIPL: re-seal every row's personal data under a new key; old keys open rows until it finishes.
+
+    With the keyring file under var/ a new key is made first (unless --resume); with
+    SHENGUAN_DATA_KEY the operator has set the new key there and the old ones in SHENGUAN_DATA_KEYS_OLD.
+    """
+    from models import crypto
+    from models.audit import record_audit
+    from models.data_keys import reseal_all, rows_not_under_current_key
+    from models.settings import add_data_key, load_settings, uses_keyring_file
+
+    if uses_keyring_file() and not args.resume:
+        add_data_key(settings.var_dir)
+        settings = load_settings()
+    crypto.configure(settings.data_keys)
+
+    async def go() -> int:
+        report = await reseal_all(batch_size=args.batch_size, progress=not args.quiet)
+        detail = {"keyId": report.key_id, "rows": report.rows}
+        await record_audit("rotateDataKey", actor_id=None, department_id=None, address="cli", detail=detail)
+        print(report.summary() if report.key_id else "没有需要加密的个人信息")
+        stale = await rows_not_under_current_key()
+        if stale:
+            print(f"仍有 {stale} 行使用旧密钥（运行中的进程尚未重启？）：重启后请再运行一次", file=sys.stderr)
+            return 1
+        print(f"全部个人信息已使用当前密钥 {crypto.keyring().current.kid}；旧密钥可在所有进程重启后移除")
+        return 0
+
+    return _run(_with_db(settings, go))
+
+
+def cmd_verify_audit(settings: Settings, args: argparse.Namespace) -> int:
+    """Art. 9: walk the audit chain; exit 1 naming the first record that was edited, deleted or inserted."""
+    from tqdm import tqdm
+
+    from models.audit import AuditRecord, verify_chain
+
+    async def go() -> int:
+        total = await AuditRecord.all().count()
+        with tqdm(total=total, desc="校验", unit="条", file=sys.stderr, disable=args.quiet, leave=False) as bar:
+            report = await verify_chain(batch_size=args.batch_size, on_batch=bar.update)
+        if report.broken is not None:
+            print(f"审计链在记录 {report.broken.record_id} 处断开：{report.broken.reason}", file=sys.stderr)
+            return 1
+        print(f"审计链完整：共 {report.checked} 条记录，最新记录哈希 {report.last_hash or '（无）'}")
+        return 0
+
+    return _run(_with_db(settings, go))
+
+
 COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] = {
     "serve": (cmd_serve, "start the API (HOST, PORT)"),
     "worker": (cmd_worker, "start an arq worker (deadlines, reminders, sweeps)"),
@@ -278,6 +337,8 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] =
     "seed-demo": (cmd_seed_demo, "load the Jining demo data into an empty database"),
     "create-admin": (cmd_create_admin, "create the admin account (SHENGUAN_ADMIN_PASSWORD or generated)"),
     "import-decisions": (cmd_import, "import offline decisions from a CSV or XLSX file"),
+    "rotate-data-key": (cmd_rotate_data_key, "re-encrypt personal data under a new data key"),
+    "verify-audit": (cmd_verify_audit, "check the audit trail's hash chain; exit 1 at the first broken record"),
     "run": (cmd_run, "embedded default: migrate, demo data, embedded Redis, API and worker"),
     "prune-events": (cmd_prune_events, "delete events older than SHENGUAN_EVENT_RETENTION_DAYS, in small batches"),
     "backup": (cmd_backup, "online copy of the SQLite database and var/ into a directory or .tar.gz"),
@@ -306,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("source", help="a backup directory or .tar.gz")
             p.add_argument("--force", action="store_true", help="overwrite an existing database")
             p.add_argument("--quiet", action="store_true")
+        if name in ("rotate-data-key", "verify-audit"):
+            p.add_argument("--batch-size", type=int, default=500)
+            p.add_argument("--quiet", action="store_true", help="no progress bar")
+        if name == "rotate-data-key":
+            p.add_argument("--resume", action="store_true", help="finish an interrupted rotation without a new key")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -313,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"配置错误：{error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format)
+    from models.crypto import configure_from_settings
+
+    configure_from_settings(settings.data_keys)
     return COMMANDS[args.command][0](settings, args)
 
 

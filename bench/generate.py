@@ -35,6 +35,8 @@ import asyncpg
 
 from models.account import hash_password
 from models.calendar import SHANGHAI, deadline_at
+from models.crypto import seal
+from models.decision import id_number_lookup
 from models.demo import COUNTIES
 from models.demo import SUPERVISION as DEMO_SUPERVISION
 from models.enums import CounterpartyKind
@@ -146,6 +148,7 @@ DECISION_COLUMNS = [
     "counterparty_name",
     "counterparty_kind",
     "id_number",
+    "id_number_hash",
     "credit_code",
     "contact_name",
     "phone",
@@ -171,10 +174,11 @@ def decision_record(data: DecisionInput, issuer_id: int, channel: str, created: 
         "VALID",
         cp.name,
         cp.kind.value,
-        cp.id_number,
+        seal(cp.id_number, context="decision.id_number") if cp.id_number else None,
+        id_number_lookup(cp.id_number) if cp.id_number else None,
         cp.credit_code,
         cp.contact_name,
-        cp.phone,
+        seal(cp.phone, context="decision.phone") if cp.phone else None,
         cp.address,
         fingerprint(data),
         issuer_id,

@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise import fields
 from tortoise.models import Model
 
+from models.crypto import SealedField
 from models.enums import AdminLevel, DepartmentKind, Role
 from models.errors import DomainError, Duplicate, Forbidden, InvalidInput, NotFound, raise_all
 from models.event import EventKind, record_event
@@ -89,7 +90,7 @@ class LiaisonAppointment(Model):
     )
     user_id: int
     title = fields.CharField(max_length=64)
-    phone = fields.CharField(max_length=20)
+    phone = SealedField("liaison_appointment.phone")  # PIPL: stored sealed
     started_at = fields.DatetimeField()
     ended_at = fields.DatetimeField(null=True)
     appointed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
@@ -231,6 +232,8 @@ async def create_user(
         errors.append(InvalidInput("至少指定一个角色", field="roles", code="REQUIRED"))
     if Role.ADMIN in roles and not actor.is_admin:
         errors.append(Forbidden("只有平台管理员可以授予管理员角色", field="roles"))
+    if Role.AUDITOR in roles and not actor.is_admin:  # an auditor reads every department's trail
+        errors.append(Forbidden("只有平台管理员可以授予审计员角色", field="roles"))
     raise_all(errors)
     return await User.create(
         username=username,

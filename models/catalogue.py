@@ -22,7 +22,7 @@ class ApprovalItem(Model):
     responsibility = fields.CharEnumField(ResponsibilityKind, max_length=16, default=ResponsibilityKind.NORMAL)
     is_active = fields.BooleanField(default=True)
     # Art. 24 verification plan (models/commitment.py): exempt, or within N working days by method and side.
-    verification_exempt = fields.BooleanField(default=False)
+    verification_exempt = fields.BooleanField(default=False, db_default=False)
     verification_days = fields.IntField(null=True)
     verification_standard = fields.CharField(max_length=512, null=True)
     verification_method = fields.CharEnumField(VerificationMethod, max_length=16, null=True)

@@ -33,6 +33,7 @@ MODEL_MODULES = [
     "models.files",
     "models.backflow",
     "models.notice",
+    "models.login_guard",
 ]
 
 

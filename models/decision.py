@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from tortoise import fields
+from tortoise.expressions import Q
 from tortoise.models import Model
 
 from models.account import Department
 from models.catalogue import ApprovalItem
+from models.crypto import SealedField, lookup_hash, lookup_hashes
 from models.enums import Channel, CounterpartyKind, DecisionStatus, PushStatus
 from models.errors import InvalidTransition
 
@@ -52,13 +53,15 @@ class Decision(Model):
     status = fields.CharEnumField(DecisionStatus, max_length=16, default=DecisionStatus.VALID)
     counterparty_name = fields.CharField(max_length=128)
     counterparty_kind = fields.CharEnumField(CounterpartyKind, max_length=16)
-    id_number = fields.CharField(max_length=18, null=True)
+    # PIPL: stored sealed (models/crypto.py), found by its keyed hash (find_by_id_number).
+    id_number = SealedField("decision.id_number", null=True)
+    id_number_hash = fields.CharField(max_length=64, null=True)
     credit_code = fields.CharField(max_length=18, null=True)
     contact_name = fields.CharField(max_length=64, null=True)
-    phone = fields.CharField(max_length=20, null=True)
+    phone = SealedField("decision.phone", null=True)
     address = fields.CharField(max_length=256, null=True)
     content_hash = fields.CharField(max_length=64)
-    commitment_based = fields.BooleanField(default=False)  # Art. 24: granted on a written commitment
+    commitment_based = fields.BooleanField(default=False, db_default=False)  # Art. 24: granted on a written commitment
     created_by: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
         "shenguan.User", related_name=False, null=True, on_delete=fields.RESTRICT
     )
@@ -69,7 +72,7 @@ class Decision(Model):
         table = "decision"
         unique_together = (("issuer_id", "document_number"),)
         # Also (status, valid_until) for the daily expiry: migration 0006 (a plain index, no SQLite rebuild).
-        indexes = (("issuer_id", "created_at"),)
+        indexes = (("issuer_id", "created_at"), ("id_number_hash",))
 
 
 class DecisionPush(Model):
@@ -126,10 +129,32 @@ class DecisionPush(Model):
         return self.status is PushStatus.PENDING and is_past(self.claim_deadline, now)
 
 
+def _content_blob(fields_: dict[str, Any]) -> str:
+    return json.dumps(fields_, sort_keys=True, default=str, ensure_ascii=False)
+
+
 def content_fingerprint(fields_: dict[str, Any]) -> str:
-    """A stable digest of a decision's content, so an integrator's retry is recognised."""
-    blob = json.dumps(fields_, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    """A stable digest of a decision's content, so an integrator's retry is recognised.
+
+    Keyed (HMAC under the data keyring's lookup key): the content includes the ID number and
+    phone, and a plain hash of it would let anyone holding the table confirm a guessed number.
+    """
+    return lookup_hash(_content_blob(fields_))
+
+
+def content_fingerprint_matches(fields_: dict[str, Any], digest: str) -> bool:
+    """The digest is this content's under any key of the ring (rows a rotation has not reached yet)."""
+    return digest in lookup_hashes(_content_blob(fields_))
+
+
+def id_number_lookup(id_number: str) -> str:
+    """The keyed hash stored beside a sealed ID number (normalised form) for exact lookups."""
+    return lookup_hash(id_number)
+
+
+def with_id_number(id_number: str) -> Q:
+    """A filter for decisions whose counterparty has this ID number, without decrypting any row."""
+    return Q(id_number_hash__in=lookup_hashes(id_number))
 
 
 def iso(day: date | None) -> str | None:

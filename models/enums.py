@@ -21,6 +21,7 @@ class Role(StrEnum):
     OFFICER = "OFFICER"
     LEADER = "LEADER"
     INTEGRATION = "INTEGRATION"
+    AUDITOR = "AUDITOR"  # Art. 9: reads the audit trail, nothing else's personal data
 
 
 class CounterpartyKind(StrEnum):

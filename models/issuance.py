@@ -9,7 +9,15 @@ from models.account import PHONE_RE, Department, User, check_length
 from models.calendar import current_calendar, deadline_at, local_date
 from models.catalogue import ApprovalItem, route_decision
 from models.commitment import commitment_errors, open_verifications
-from models.decision import CLAIM_WORKING_DAYS, Decision, DecisionPush, content_fingerprint, iso
+from models.decision import (
+    CLAIM_WORKING_DAYS,
+    Decision,
+    DecisionPush,
+    content_fingerprint,
+    content_fingerprint_matches,
+    id_number_lookup,
+    iso,
+)
 from models.enums import Channel, CounterpartyKind, DepartmentKind, Role
 from models.errors import DomainError, Duplicate, Forbidden, InvalidInput, NotFound, raise_all
 from models.event import EventKind, record_event
@@ -122,8 +130,19 @@ def validate_decision(data: DecisionInput, today: date) -> tuple[DecisionInput, 
 
 
 def fingerprint(data: DecisionInput) -> str:
+    """The keyed digest of a checked decision's content, as stored in content_hash."""
+    return content_fingerprint(fingerprint_fields(data))
+
+
+def same_content(data: DecisionInput, digest: str) -> bool:
+    """A retry: the checked input has the content a stored decision's digest was made from."""
+    return content_fingerprint_matches(fingerprint_fields(data), digest)
+
+
+def fingerprint_fields(data: DecisionInput) -> dict[str, object]:
+    """What identifies a decision's content; models/data_keys.py rebuilds it from a stored row."""
     cp = data.counterparty
-    fields_ = {
+    fields_: dict[str, object] = {
         "item": data.item_id,
         "content": data.content,
         "approved_on": iso(data.approved_on),
@@ -134,7 +153,7 @@ def fingerprint(data: DecisionInput) -> str:
     }
     if data.commitment_based:  # only when set, so earlier decisions keep their fingerprints
         fields_["commitment"] = True
-    return content_fingerprint(fields_)
+    return fields_
 
 
 async def check_issuer(actor: User) -> Department:
@@ -159,10 +178,9 @@ async def issue_decision(actor: User, data: DecisionInput, *, now: datetime) -> 
         errors.extend(commitment_errors(item, cleaned.commitment_based))
     raise_all(errors)
     assert item is not None
-    digest = fingerprint(cleaned)
     existing = await Decision.get_or_none(issuer_id=issuer.id, document_number=cleaned.document_number)
     if existing is not None:
-        if existing.content_hash == digest:
+        if same_content(cleaned, existing.content_hash):
             return existing, False
         raise Duplicate(
             f"文书编号 {cleaned.document_number} 已用于另一份审批决定",
@@ -208,6 +226,7 @@ async def _create_decision(actor: User, issuer: Department, data: DecisionInput,
         counterparty_name=cp.name,
         counterparty_kind=cp.kind,
         id_number=cp.id_number,
+        id_number_hash=id_number_lookup(cp.id_number) if cp.id_number else None,
         credit_code=cp.credit_code,
         contact_name=cp.contact_name,
         phone=cp.phone,

@@ -34,8 +34,8 @@ from models.issuance import (
     CounterpartyInput,
     DecisionInput,
     check_issuer,
-    fingerprint,
     record_decision,
+    same_content,
     validate_decision,
 )
 
@@ -408,7 +408,7 @@ async def _split_existing(rows: list[_Row], issuer_id: int, report: ImportReport
         digest = known.get(row.data.document_number)
         if digest is None:
             fresh.append(row)
-        elif digest == fingerprint(row.data):
+        elif same_content(row.data, digest):
             report.skipped_existing += 1
         else:
             message = f"文书编号 {row.data.document_number} 已用于另一份审批决定"

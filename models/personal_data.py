@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tortoise.queryset import QuerySet
+
 from models.account import User
 from models.audit import record_audit
-from models.decision import Decision
+from models.decision import Decision, with_id_number
 from models.enums import Role
 from models.errors import Forbidden, InvalidInput, NotFound
-from models.visibility import can_see_decision
+from models.identifiers import normalize_citizen_id
+from models.visibility import can_see_decision, visible_decisions
 
 REVEAL_ROLES = (Role.ADMIN, Role.LIAISON, Role.OFFICER)
 
@@ -38,3 +41,12 @@ async def reveal_counterparty(actor: User, decision_id: int, *, address: str) ->
         address=address,
     )
     return Revealed(id_number=row.id_number, phone=row.phone)
+
+
+def find_by_id_number(viewer: User, id_number: str) -> QuerySet[Decision]:
+    """Decisions the viewer may see whose counterparty has this citizen ID number.
+
+    Matches the keyed lookup hash (under every key of the ring, so rows not yet rotated are
+    found too): no row is decrypted and the number never appears in the query.
+    """
+    return visible_decisions(viewer).filter(with_id_number(normalize_citizen_id(id_number)))

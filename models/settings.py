@@ -6,10 +6,11 @@ clear line naming it (``SettingsError``).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -44,6 +45,9 @@ class Settings:
     log_format: str = "text"
     event_retention_days: int = 90
     worker_metrics_port: int = 0
+    # PIPL keyring for personal data at rest: the current key first, then older ones still opening
+    # rows a rotation has not reached (models/crypto.py). Empty: the caller configures crypto itself.
+    data_keys: tuple[bytes, ...] = field(default=(), repr=False)
 
     @property
     def is_embedded_redis(self) -> bool:
@@ -136,6 +140,75 @@ def _log_format(env: dict[str, str]) -> str:
     return value
 
 
+DATA_KEY_BYTES = 32
+DATA_KEYRING_FILE = "data-keys"
+
+
+def _decode_data_key(name: str, text: str) -> bytes:
+    text = text.strip()
+    try:
+        urlsafe = "-" in text or "_" in text
+        raw = base64.b64decode(text, altchars=b"-_" if urlsafe else None, validate=True) if text else b""
+    except ValueError:
+        raise SettingsError(f"{name} is not base64") from None
+    if len(raw) != DATA_KEY_BYTES:
+        raise SettingsError(f"{name} must decode to {DATA_KEY_BYTES} bytes (got {len(raw)})")
+    return raw
+
+
+def _data_keys(env: dict[str, str], var_dir: Path) -> tuple[bytes, ...]:
+    """SHENGUAN_DATA_KEY (+ SHENGUAN_DATA_KEYS_OLD, comma-separated), else the keyring file under var/.
+
+    The file holds one base64 key a line, the current one first; it is created with one key on first use.
+    """
+    current = env.get("SHENGUAN_DATA_KEY")
+    if current:
+        old = [k for k in (env.get("SHENGUAN_DATA_KEYS_OLD") or "").replace(",", " ").split() if k]
+        return (
+            _decode_data_key("SHENGUAN_DATA_KEY", current),
+            *(_decode_data_key(f"SHENGUAN_DATA_KEYS_OLD[{i}]", k) for i, k in enumerate(old)),
+        )
+    path = var_dir / DATA_KEYRING_FILE
+    if not path.exists():
+        _create_keyring(path)
+    lines = [line for line in path.read_text().split() if line]
+    if not lines:
+        raise SettingsError(f"{path} holds no key")
+    return tuple(_decode_data_key(f"{path}:{n}", line) for n, line in enumerate(lines, start=1))
+
+
+def _create_keyring(path: Path) -> None:
+    """The first key, written whole before it appears: two processes starting at once share one key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(base64.b64encode(secrets.token_bytes(DATA_KEY_BYTES)).decode() + "\n")
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)  # fails if another process created it first; then its key is the one
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
+def add_data_key(var_dir: Path) -> bytes:
+    """A new current key at the head of the keyring file under var/; the older keys stay after it."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path = var_dir / DATA_KEYRING_FILE
+    key = secrets.token_bytes(DATA_KEY_BYTES)
+    old = path.read_text() if path.exists() else ""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(base64.b64encode(key).decode() + "\n" + old)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return key
+
+
+def uses_keyring_file(env: dict[str, str] | None = None) -> bool:
+    env = dict(os.environ) if env is None else env
+    return not env.get("SHENGUAN_DATA_KEY")
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read and check every setting; raise SettingsError naming the first bad one."""
     env = dict(os.environ) if env is None else env
@@ -155,6 +228,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         log_format=_log_format(env),
         event_retention_days=_int_env(env, "SHENGUAN_EVENT_RETENTION_DAYS", 90, 1, 36500),
         worker_metrics_port=_int_env(env, "SHENGUAN_WORKER_METRICS_PORT", 0, 0, 65535),
+        data_keys=_data_keys(env, var_dir),
     )
 
 

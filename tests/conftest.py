@@ -6,6 +6,7 @@ Redis is REDIS_URL when set, else the embedded redis-server the platform itself 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from models import calendar as calendar_module
+from models import crypto
 from models.db import close_database, migrate_database, open_database
 from models.settings import Settings
 from workers.redis import EmbeddedRedis
@@ -28,6 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every model's table except the calendar (seeded by a migration), children before parents.
 KEPT_TABLES = {"calendar_day", "calendar_year", "calendar_state"}
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# A fixed data key for every test (a real deployment's comes from SHENGUAN_DATA_KEY or var/).
+DATA_KEY = bytes(range(32))
+crypto.configure([DATA_KEY])
+# Commands run in-process or as children read their settings: they get the same key.
+os.environ.setdefault("SHENGUAN_DATA_KEY", base64.b64encode(DATA_KEY).decode())
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -79,6 +86,7 @@ def settings(var_dir: Path, database_url: str, redis_url: str) -> Settings:
         port=0,
         token_ttl_minutes=60,
         secret_key=SECRET,
+        data_keys=(DATA_KEY,),
     )
 
 

@@ -10,6 +10,7 @@ from arq import cron, func
 from arq.cron import CronJob
 from arq.worker import Worker
 
+from models.crypto import configure_from_settings
 from models.db import close_database, open_database
 from models.settings import Settings, load_settings
 from models.statistics import Thresholds
@@ -110,6 +111,7 @@ def shutdown(*, close_db: bool = True) -> Any:
 def build_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
     """A worker for the `worker` command, or for tests (burst mode, own clock, own pool)."""
     settings = settings or load_settings()
+    configure_from_settings(settings.data_keys)
     open_db = overrides.pop("open_db", True)
     options: dict[str, Any] = {
         "functions": FUNCTIONS,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
 from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
 
 from api.auth import issue_token
 from api.context import Info
@@ -22,7 +24,7 @@ from api.graphql.inputs import (
 )
 from api.graphql.query import CalendarYearView, year_view
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
-from models import account, catalogue, claim, issuance, personal_data
+from models import account, catalogue, claim, issuance, login_guard, personal_data
 from models.audit import record_audit
 from models.calendar import current_calendar
 from models.db import write_transaction
@@ -47,7 +49,7 @@ async def run(
             async with write_transaction():
                 result = await work()
                 if audited:
-                    await _audit(info, audit)
+                    await _audit(info, audit, result)
             break
         except IntegrityError:
             if attempt == 2:
@@ -56,12 +58,16 @@ async def run(
     return result
 
 
-async def _audit(info: Info, detail: dict[str, Any] | None) -> None:
+async def _audit(info: Info, detail: dict[str, Any] | None, result: object = None) -> None:
+    """Who did what from where; and which record, when the work returns one."""
     user = info.context.user
+    target = result if isinstance(result, Model) else None
     await record_audit(
         info.field_name,
         actor_id=user.id if user else None,
         department_id=user.department_id if user else None,
+        object_type=type(target).__name__ if target is not None else "",
+        object_id=target.pk if target is not None else "",
         address=info.context.address,
         detail=detail or {},
     )
@@ -77,6 +83,9 @@ class LoginPayload:
     token: str | None
     user: User | None
     errors: list[UserError]
+    retry_at: datetime | None = strawberry.field(
+        default=None, description="LOGIN_LOCKED: when this account or address may sign in again."
+    )
 
 
 @strawberry.type
@@ -150,14 +159,11 @@ def _wrap(row: Any, cls: Callable[..., T]) -> T | None:
 class Mutation:
     @strawberry.mutation(description="Sign in; returns a signed token for `Authorization: Bearer`.")
     async def login(self, info: Info, username: str, password: str) -> LoginPayload:
-        user = await account.authenticate(username, password)
-        await record_audit(
-            "login" if user else "login_failed",
-            actor_id=user.id if user else None,
-            department_id=user.department_id if user else None,
-            address=info.context.address,
-            detail={"username": account.storable(username[:64])},
-        )
+        signed = await login_guard.sign_in(username, password, address=info.context.address, now=info.context.now())
+        user = signed.user
+        if signed.retry_at is not None:
+            locked = login_guard.LoginLocked(signed.retry_at)
+            return LoginPayload(token=None, user=None, retry_at=signed.retry_at, errors=user_errors(locked))
         if user is None:
             return LoginPayload(
                 token=None,

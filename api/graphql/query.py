@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
 
 from api.context import Context, Info
+from api.graphql.audit import AuditQuery
 from api.graphql.base import Connection, Node, given
 from api.graphql.enums import AdminLevel, DepartmentKind, PushStatus
 from api.graphql.nodes import node_loader, resolve_node
@@ -16,6 +18,7 @@ from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Depa
 from models import account, catalogue
 from models.calendar import current_calendar
 from models.decision import DecisionPush as PushRow
+from models.personal_data import find_by_id_number
 from models.visibility import can_see_decision, can_see_push, can_see_user, inbox, visible_decisions, visible_users
 from models.workdays import WorkCalendar
 
@@ -83,7 +86,7 @@ async def _push(context: Context, pk: int) -> Node | None:
 
 
 @strawberry.type
-class Query:
+class Query(AuditQuery):
     @strawberry.field(description="The signed-in user, or null.")
     def me(self, info: Info) -> User | None:
         user = info.context.user
@@ -142,11 +145,19 @@ class Query:
 
     @strawberry.field(description="Decisions the viewer's department issued or received, oldest first.")
     async def decisions(
-        self, info: Info, first: int | None = strawberry.UNSET, after: str | None = strawberry.UNSET
+        self,
+        info: Info,
+        first: int | None = strawberry.UNSET,
+        after: str | None = strawberry.UNSET,
+        id_number: Annotated[
+            str | None,
+            strawberry.argument(description="Only the counterparty with this citizen ID number (exact match)."),
+        ] = strawberry.UNSET,
     ) -> Connection[ApprovalDecision]:
         viewer = info.context.require_user()
+        number = given(id_number)
         return await paginate(
-            visible_decisions(viewer),
+            find_by_id_number(viewer, number) if number else visible_decisions(viewer),
             keys=("id",),
             samples=(0,),
             first=given(first),

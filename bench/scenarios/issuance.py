@@ -30,6 +30,7 @@ from models.account import Department, User
 from models.audit import record_audit
 from models.calendar import SHANGHAI, current_calendar, deadline_at, local_date
 from models.catalogue import ApprovalItem
+from models.crypto import seal
 from models.enums import CounterpartyKind
 from models.event import SEQUENCER_LOCK_KEY
 from models.identifiers import make_citizen_id
@@ -178,8 +179,8 @@ async def _baseline(
                     data.valid_until,
                     cp.name,
                     cp.kind.value,
-                    cp.id_number,
-                    cp.phone,
+                    seal(cp.id_number, context="decision.id_number") if cp.id_number else None,
+                    seal(cp.phone, context="decision.phone") if cp.phone else None,
                     fingerprint(data),
                     actor.id,
                     now,

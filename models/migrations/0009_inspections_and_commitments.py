@@ -392,7 +392,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name="ApprovalItem",
             name="verification_exempt",
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
         ops.AddField(
             model_name="ApprovalItem",
@@ -422,6 +422,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name="Decision",
             name="commitment_based",
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
     ]
