@@ -9,9 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
@@ -22,17 +25,28 @@ from api.auth import bearer, user_for_token
 from api.context import Context
 from api.graphql.schema import schema
 from api.graphql.subscription import close_socket_at_expiry
+from api.limits import BodyLimit, origin_allowed, refuse_socket
 from api.multiplex import MultiplexingHandler
 from api.services import Services
 from models.calendar import SHANGHAI
 from models.db import close_database, open_database, orm_config, pending_migrations
 from models.event import publish_lag
-from models.settings import Settings, load_settings
+from models.settings import Limits, Settings, load_settings
 from workers.redis import worker_heartbeat_fresh
 
 
 class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = MultiplexingHandler
+    max_subscriptions_per_connection = None  # MultiplexingHandler applies the configured limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket from a page of another origin is refused before it is accepted."""
+        if scope["type"] == "websocket":
+            services: Services = scope["app"].state.services
+            if not origin_allowed(scope, services.settings.limits.allowed_origins):
+                await refuse_socket(scope, receive, send, "不允许来自该来源（Origin）的实时连接")
+                return
+        await super().__call__(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
         """A body that is not UTF-8, or nested beyond the parser's reach, is malformed JSON (400), not a crash."""
@@ -94,6 +108,22 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
+def middleware(limits: Limits) -> list[Middleware]:
+    """The body size limit always; CORS only when origins are configured (browsers then may call across sites)."""
+    stack = [Middleware(BodyLimit, max_bytes=limits.max_body_bytes)]
+    if limits.cors_origins:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(limits.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        )
+    return stack
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -119,6 +149,7 @@ def create_app(
 
     graphql = GraphQLApp(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL], graphql_ide="graphiql")
     return Starlette(
+        middleware=middleware(settings.limits),
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

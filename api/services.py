@@ -9,6 +9,7 @@ from datetime import datetime
 import redis.asyncio as aioredis
 
 from api.hub import Hub
+from api.limits import SocketRegistry
 from api.multiplex import Multiplexer
 from models.settings import Settings
 from workers.dispatch import flush_outbox
@@ -24,6 +25,7 @@ class Services:
     arq: JobQueue | None
     hub: Hub
     multiplexer: Multiplexer = field(default_factory=Multiplexer)
+    sockets: SocketRegistry = field(default_factory=SocketRegistry)
 
     async def after_commit(self, now: datetime) -> None:
         """Publish what the transaction committed; failures here never undo the commit."""

@@ -8,13 +8,26 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 
 class SettingsError(Exception):
     """A setting has a value the platform cannot run with."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Abuse limits of the API (README, "Limits"); the defaults suit one city's platform."""
+
+    max_body_bytes: int = 1024 * 1024
+    max_query_cost: int = 50_000
+    rate_limit_per_minute: int = 600  # 0: no rate limit
+    allowed_origins: tuple[str, ...] = ()  # WebSocket origins besides the page's own; "*" for any
+    cors_origins: tuple[str, ...] = ()  # empty: CORS off
+    max_subscriptions_per_connection: int = 20
+    max_connections_per_user: int = 10
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,7 @@ class Settings:
     port: int
     token_ttl_minutes: int
     secret_key: str
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def is_embedded_redis(self) -> bool:
@@ -85,6 +99,27 @@ def _secret_key(env: dict[str, str], var_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _origins(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of origins (scheme://host[:port]) or "*"."""
+    values = tuple(v.strip().rstrip("/") for v in (env.get(name) or "").split(",") if v.strip())
+    for value in values:
+        if value != "*" and urlparse(value).scheme not in {"http", "https"}:
+            raise SettingsError(f"{name}: {value!r} is not an origin like https://example.org or *")
+    return values
+
+
+def _limits(env: dict[str, str]) -> Limits:
+    return Limits(
+        max_body_bytes=_int_env(env, "SHENGUAN_MAX_BODY_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
+        max_query_cost=_int_env(env, "SHENGUAN_MAX_QUERY_COST", 50_000, 10, 10_000_000),
+        rate_limit_per_minute=_int_env(env, "SHENGUAN_RATE_LIMIT", 600, 0, 1_000_000),
+        allowed_origins=_origins(env, "SHENGUAN_ALLOWED_ORIGINS"),
+        cors_origins=_origins(env, "SHENGUAN_CORS_ORIGINS"),
+        max_subscriptions_per_connection=_int_env(env, "SHENGUAN_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20, 1, 10_000),
+        max_connections_per_user=_int_env(env, "SHENGUAN_MAX_CONNECTIONS_PER_USER", 10, 1, 10_000),
+    )
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read and check every setting; raise SettingsError naming the first bad one."""
     env = dict(os.environ) if env is None else env
@@ -97,4 +132,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         port=_int_env(env, "PORT", 8000, 1, 65535),
         token_ttl_minutes=_int_env(env, "SHENGUAN_TOKEN_TTL_MINUTES", 480, 1, 60 * 24 * 30),
         secret_key=_secret_key(env, var_dir),
+        limits=_limits(env),
     )

@@ -15,6 +15,7 @@ from api.graphql.mutation import Mutation
 from api.graphql.query import Query
 from api.graphql.subscription import Subscription
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
+from api.limits import OperationGuard
 
 MASKED_MESSAGE = "服务器内部错误，请稍后重试"
 
@@ -39,6 +40,7 @@ schema = Schema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
+        OperationGuard,
         lambda: MaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
     ],
     config=StrawberryConfig(auto_camel_case=True),
