@@ -14,7 +14,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
@@ -25,7 +24,7 @@ from api.auth import bearer, user_for_token
 from api.context import Context
 from api.graphql.schema import schema
 from api.graphql.subscription import close_socket_at_expiry
-from api.limits import BodyLimit, origin_allowed, refuse_socket
+from api.limits import BodyLimit
 from api.multiplex import MultiplexingHandler
 from api.services import Services
 from models.calendar import SHANGHAI
@@ -37,16 +36,6 @@ from workers.redis import worker_heartbeat_fresh
 
 class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = MultiplexingHandler
-    max_subscriptions_per_connection = None  # MultiplexingHandler applies the configured limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A WebSocket from a page of another origin is refused before it is accepted."""
-        if scope["type"] == "websocket":
-            services: Services = scope["app"].state.services
-            if not origin_allowed(scope, services.settings.limits.allowed_origins):
-                await refuse_socket(scope, receive, send, "不允许来自该来源（Origin）的实时连接")
-                return
-        await super().__call__(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
         """A body that is not UTF-8, or nested beyond the parser's reach, is malformed JSON (400), not a crash."""
@@ -147,7 +136,14 @@ def create_app(
             if own_database:
                 await close_database()
 
-    graphql = GraphQLApp(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL], graphql_ide="graphiql")
+    graphql = GraphQLApp(
+        schema,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        graphql_ide="graphiql",
+        # Browsers may open a socket only from the platform's own origin or these (403 otherwise).
+        allowed_origins=settings.limits.allowed_origins,
+        max_subscriptions_per_connection=None,  # MultiplexingHandler applies the configured limit
+    )
     return Starlette(
         middleware=middleware(settings.limits),
         routes=[

@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
 from graphql import (
@@ -389,40 +388,7 @@ def _tell_http(context: Context, status: int, headers: dict[str, str]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# WebSockets: which pages may open one, and how many one account may hold
-
-
-def origin_allowed(scope: Scope, allowed: tuple[str, ...]) -> bool:
-    """A socket without Origin (not a browser), from the page's own origin, or from an allowed one.
-
-    Browsers send Origin on every WebSocket and let any page open one; without this check a
-    page elsewhere could ride a signed-in user's token stored by a shared client.
-    """
-    headers = {name: value.decode("latin-1") for name, value in scope.get("headers", [])}
-    origin = headers.get("origin")
-    if origin is None:
-        return True
-    origin = origin.rstrip("/")
-    if "*" in allowed or origin in allowed:
-        return True
-    return bool(urlparse(origin).netloc == headers.get("host"))
-
-
-async def refuse_socket(scope: Scope, receive: Receive, send: Send, reason: str) -> None:
-    """Refuse a WebSocket before accepting it: a 403 with a JSON reason where the server can send one."""
-    await receive()  # websocket.connect
-    if "websocket.http.response" in scope.get("extensions", {}):
-        body = json.dumps({"errors": [{"message": reason, "extensions": {"code": "FORBIDDEN"}}]}, ensure_ascii=False)
-        await send(
-            {
-                "type": "websocket.http.response.start",
-                "status": 403,
-                "headers": [(b"content-type", b"application/json; charset=utf-8")],
-            }
-        )
-        await send({"type": "websocket.http.response.body", "body": body.encode()})
-        return
-    await send({"type": "websocket.close", "code": 1008, "reason": reason})
+# WebSockets: how many one account may hold (which origins may open one: strawberry's allowed_origins)
 
 
 class SocketRegistry:
