@@ -1,4 +1,4 @@
-"""The authorisation matrix: every Query and Mutation field, for every role, in its own and a foreign / foreign department.
+"""The authorisation matrix: every Query and Mutation field, for every role, in its own and a foreign department.
 
 MATRIX names every root field of the live schema; a field missing from it fails the first test,
 so nothing ships without a declared, executed permission. Each cell runs for real against fresh
