@@ -255,7 +255,9 @@ return wait
 """
 RATE_KEY = "shenguan:rate:{}"
 REDIS_BUDGET_SECONDS = 0.5
+SKIP_AFTER_FAILURE_SECONDS = 5.0  # after Redis failed, do not make every request wait for it again
 _last_warning = [0.0]
+_skip_until = [0.0]
 
 
 def rate_key(context: Context) -> str:
@@ -266,14 +268,18 @@ def rate_key(context: Context) -> str:
 async def wait_before_next(redis: aioredis.Redis, key: str, per_minute: int) -> float:
     """Take one token; 0 when allowed, else the seconds until a token is back.
 
-    Redis unreachable or slow: allowed (fail open), with a warning at most once a minute —
-    the limit protects the platform, it must not become the outage.
+    Redis unreachable or slow: allowed (fail open), with a warning at most once a minute, and
+    Redis is not asked again for a few seconds — the limit protects the platform, it must not
+    become the outage.
     """
+    if time.monotonic() < _skip_until[0]:
+        return 0.0
     try:
         call = redis.eval(TOKEN_BUCKET, 1, key, str(per_minute), repr(per_minute / 60_000))
         waited_ms = await asyncio.wait_for(call, REDIS_BUDGET_SECONDS)  # type: ignore[arg-type]
     except Exception as error:  # any Redis failure, including a timeout
         now = time.monotonic()
+        _skip_until[0] = now + SKIP_AFTER_FAILURE_SECONDS
         if now - _last_warning[0] > 60:
             _last_warning[0] = now
             log.warning("限流暂不可用（Redis：%s），请求放行", type(error).__name__)
