@@ -27,6 +27,7 @@ from api.graphql.subscription import close_socket_at_expiry
 from api.limits import BodyLimit
 from api.multiplex import MultiplexingHandler
 from api.services import Services
+from api.unavailable import HANDLED, database_down
 from models.calendar import SHANGHAI
 from models.db import close_database, open_database, orm_config, pending_migrations
 from models.event import publish_lag
@@ -146,6 +147,7 @@ def create_app(
     )
     return Starlette(
         middleware=middleware(settings.limits),
+        exception_handlers=dict.fromkeys(HANDLED, database_down),
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

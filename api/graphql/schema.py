@@ -5,7 +5,7 @@ from __future__ import annotations
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule
 from strawberry import Schema
-from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -16,6 +16,7 @@ from api.graphql.query import Query
 from api.graphql.subscription import Subscription
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
 from api.limits import OperationGuard
+from api.unavailable import MaskCrashes
 
 MASKED_MESSAGE = "服务器内部错误，请稍后重试"
 
@@ -41,7 +42,7 @@ schema = Schema(
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         OperationGuard,
-        lambda: MaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
+        lambda: MaskCrashes(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
     ],
     config=StrawberryConfig(auto_camel_case=True),
 )
