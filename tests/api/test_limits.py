@@ -343,3 +343,29 @@ def test_limit_settings_are_read_and_checked(tmp_path: Path) -> None:
         load_settings({**base, "SHENGUAN_MAX_BODY_BYTES": "10"})
     with pytest.raises(SettingsError, match="SHENGUAN_RATE_LIMIT"):
         load_settings({**base, "SHENGUAN_RATE_LIMIT": "many"})
+
+
+@pytest.mark.slow
+async def test_a_costly_live_subscription_is_refused_with_its_cost(db: str, redis: Any, server_factory: Any) -> None:
+    server = server_factory(SHENGUAN_MAX_QUERY_COST="100")
+    live = await LiveSocket.open(server.url, token_for(await f.user(await f.department(), Role.LEADER)))
+    costly = "subscription { decisionPushed { cursor push { decision { pushes { decision { pushes { id } } } } } } }"
+    await live.subscribe(costly, {})
+    message = await live.message()
+    assert message["type"] == "next" and message["payload"]["data"] is None
+    [error] = message["payload"]["errors"]
+    assert error["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": cost_of(costly), "limit": 100}
+    assert (await live.message())["type"] == "complete"
+    await live.subscribe(PUSHED, {}, op="2")  # a modest one on the same socket is served
+    await live.close()
+
+
+@pytest.mark.slow
+async def test_a_websocket_message_over_the_body_limit_closes_the_socket(
+    db: str, redis: Any, server_factory: Any
+) -> None:
+    server = server_factory(SHENGUAN_MAX_BODY_BYTES="4096")
+    live = await LiveSocket.open(server.url, token_for(await f.user(await f.department(), Role.LEADER)))
+    await live.subscribe(PUSHED + " " * 5000, {})
+    code, _, frames = await live.closed_with()
+    assert (code, frames) == (1009, [])  # message too big
