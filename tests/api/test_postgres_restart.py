@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from models.db import close_database, open_database
 from models.decision import Decision, DecisionPush
@@ -102,11 +103,15 @@ async def on_cluster(cluster: Cluster, settings: Settings) -> AsyncIterator[str]
         capture_output=True,
         timeout=120,
     )
+    # tortoise caches each model's INSERT by connection name, not by dialect: this test switches a
+    # process that ran SQLite tests to PostgreSQL and back, so the cache is emptied both ways.
+    EXECUTOR_CACHE.clear()
     await open_database(cluster.url)
     try:
         yield cluster.url
     finally:
         await close_database()
+        EXECUTOR_CACHE.clear()
 
 
 async def issue_one(client: httpx.AsyncClient, url: str, token: str, item: Any) -> tuple[str, str]:
