@@ -67,7 +67,7 @@ fuzz: $(STAMP)
 
 faults: export FAULT_SCALE ?= 4
 faults: $(STAMP)
-	$(call run_pytest,-q tests/api/test_faults.py tests/api/test_live_faults.py tests/api/test_concurrency.py $(PYTEST_ARGS))
+	$(call run_pytest,-q tests/api/test_faults.py tests/api/test_postgres_restart.py tests/api/test_live_faults.py tests/api/test_concurrency.py $(PYTEST_ARGS))
 
 schema: $(STAMP)
 	$(BIN)/python -m api.schema_export
