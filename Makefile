@@ -13,7 +13,7 @@ PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast lint schema constraints clean bench bench-quick
+.PHONY: help venv run test test-fast lint schema constraints clean bench bench-quick fuzz faults
 
 help:
 	@echo "make run        start everything (migrate, demo data, embedded Redis, API + worker)"
@@ -21,6 +21,8 @@ help:
 	@echo "make test-fast  the pure domain tests, in seconds"
 	@echo "make lint       ruff, ruff format --check, mypy (strict), import-linter layers"
 	@echo "make schema     write schema.graphql from the code"
+	@echo "make fuzz       generated queries and mutations as every role, thousands of them"
+	@echo "make faults     the fault tests with real processes, at a larger scale"
 	@echo "make clean      remove .venv and var/"
 
 # The top-level package markers are prerequisites too: a package added after the
@@ -57,6 +59,15 @@ lint: $(STAMP)
 	@rc=0; for check in "ruff check ." "ruff format --check ." "mypy" "lint-imports"; do \
 		echo "$(BIN)/$$check"; $(BIN)/$$check || rc=1; \
 	done; exit $$rc
+
+# The suite runs small samples of both; these run them big (minutes, not seconds).
+fuzz: export FUZZ_EXAMPLES ?= 500
+fuzz: $(STAMP)
+	$(call run_pytest,-q tests/api/test_fuzz.py $(PYTEST_ARGS))
+
+faults: export FAULT_SCALE ?= 4
+faults: $(STAMP)
+	$(call run_pytest,-q tests/api/test_faults.py tests/api/test_postgres_restart.py tests/api/test_live_faults.py tests/api/test_concurrency.py $(PYTEST_ARGS))
 
 schema: $(STAMP)
 	$(BIN)/python -m api.schema_export

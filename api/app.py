@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -25,9 +26,11 @@ from api.downloads import export_list, report_file
 from api.files import download_file
 from api.graphql.schema import schema
 from api.graphql.subscription import close_socket_at_expiry
+from api.limits import BodyLimit
 from api.metrics import RequestContextMiddleware, metrics_endpoint
 from api.multiplex import MultiplexingHandler
 from api.services import Services
+from api.unavailable import HANDLED, database_down
 from models.calendar import SHANGHAI
 from models.crypto import configure_from_settings
 from models.db import close_database, open_database, orm_config, pending_migrations
@@ -99,6 +102,31 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
+UPLOAD_FORM_OVERHEAD = 64 * 1024  # the operations and map fields around an uploaded file
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    """Request ids, logs and metrics outermost; the body size limit always (multipart uploads up to the
+    evidence file limit); CORS only when origins are configured (browsers then may call across sites)."""
+    limits = settings.limits
+    upload = settings.max_file_bytes + UPLOAD_FORM_OVERHEAD
+    stack = [
+        Middleware(RequestContextMiddleware),
+        Middleware(BodyLimit, max_bytes=limits.max_body_bytes, upload_bytes=upload),
+    ]
+    if limits.cors_origins:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(limits.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        )
+    return stack
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -129,8 +157,13 @@ def create_app(
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         graphql_ide="graphiql",
         multipart_uploads_enabled=True,
+        # Browsers may open a socket only from the platform's own origin or these (403 otherwise).
+        allowed_origins=settings.limits.allowed_origins,
+        max_subscriptions_per_connection=None,  # MultiplexingHandler applies the configured limit
     )
     return Starlette(
+        middleware=middleware(settings),
+        exception_handlers=dict.fromkeys(HANDLED, database_down),
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
@@ -141,6 +174,5 @@ def create_app(
             Route("/files/{id}", download_file, methods=["GET"]),
             Route("/metrics", metrics_endpoint),
         ],
-        middleware=[Middleware(RequestContextMiddleware)],
         lifespan=lifespan,
     )

@@ -158,6 +158,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         # Frames are a few hundred bytes: permessage-deflate saves nothing, keeps a zlib state per
         # socket (half an idle subscription's memory) and compresses every frame once per subscriber.
         ws_per_message_deflate=False,
+        ws_max_size=settings.limits.max_body_bytes,  # a larger WebSocket message closes the socket (1009)
     )
     return 0
 

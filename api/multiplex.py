@@ -29,6 +29,7 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 
 from api.context import Context
 from api.graphql.schema import LIMIT_RULES, MASKED_MESSAGE, MAX_TOKENS, is_unexpected, schema
@@ -39,6 +40,7 @@ from api.graphql.subscription import (
     fresh,
     platform_event_value,
 )
+from api.limits import TOO_MANY_CONNECTIONS_CODE, query_cost, too_costly, too_many_connections, too_many_subscriptions
 from models.event import SequencedEvent
 
 FRAME_CACHE_SIZE = 4096
@@ -146,7 +148,32 @@ def _formatted(error: GraphQLError) -> dict[str, Any]:
 
 
 class MultiplexingHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, with our live subscriptions served from shared frames."""
+    """graphql-transport-ws, with our live subscriptions served from shared frames, and socket limits."""
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            self.context.services.sockets.release(self)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        """After a good init, one account may hold only so many sockets (in this process)."""
+        await super().handle_connection_init(message)
+        user = self.context.user
+        if not self.connection_acknowledged or user is None:
+            return
+        limit = self.context.settings.limits.max_connections_per_user
+        if not self.context.services.sockets.admit(user.id, self, limit):
+            await self.websocket.close(code=TOO_MANY_CONNECTIONS_CODE, reason=too_many_connections(limit))
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        limit = self.context.settings.limits.max_subscriptions_per_connection
+        if self.connection_acknowledged and message["id"] not in self.operations and len(self.operations) >= limit:
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [too_many_subscriptions(limit).formatted]}
+            )
+            return
+        await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         multiplexer: Multiplexer = self.context.services.multiplexer
@@ -167,6 +194,9 @@ class MultiplexingHandler(BaseGraphQLTransportWSHandler[Context, None]):
         context = self.context
         user = context.require_user()
         args = plan.arguments(operation.variables)
+        cost = query_cost(schema._schema, plan.document, operation.operation_name, operation.variables)
+        if cost > context.settings.limits.max_query_cost:
+            raise too_costly(cost, context.settings.limits.max_query_cost)
         kinds = PUSHED_KINDS if plan.field_name == "decisionPushed" else _kinds(args.get("kinds"))
         shared_vars = {k: v for k, v in (operation.variables or {}).items() if k != "after"}
         group = (

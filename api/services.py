@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,12 +10,14 @@ from datetime import datetime
 import redis.asyncio as aioredis
 
 from api.hub import Hub
+from api.limits import SocketRegistry
 from api.multiplex import Multiplexer
 from models.settings import Settings
 from workers.dispatch import flush_outbox
 from workers.redis import JobQueue, arq_pool, redis_client
 
 log = logging.getLogger(__name__)
+PUBLISH_BUDGET_SECONDS = 1.0
 
 
 @dataclass
@@ -24,11 +27,19 @@ class Services:
     arq: JobQueue | None
     hub: Hub
     multiplexer: Multiplexer = field(default_factory=Multiplexer)
+    sockets: SocketRegistry = field(default_factory=SocketRegistry)
 
     async def after_commit(self, now: datetime) -> None:
-        """Publish what the transaction committed; failures here never undo the commit."""
+        """Publish what the transaction committed; failures here never undo the commit.
+
+        Bounded in time: a Redis that accepts connections but never answers (paused, overloaded)
+        must not hold the mutation's answer. Sequencing comes first and needs only the database,
+        so the hubs' database poll still delivers the events; the sweep publishes them later.
+        """
         try:
-            await flush_outbox(self.redis, self.arq, now)
+            await asyncio.wait_for(flush_outbox(self.redis, self.arq, now), PUBLISH_BUDGET_SECONDS)
+        except TimeoutError:
+            log.warning("提交后发布事件超时（Redis 无响应），将由定时清扫补发")
         except Exception:  # the sweep publishes whatever this missed
             log.exception("提交后发布事件失败，将由定时清扫补发")
         self.hub.kick()

@@ -20,6 +20,19 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Abuse limits of the API (README, "Limits"); the defaults suit one city's platform."""
+
+    max_body_bytes: int = 1024 * 1024
+    max_query_cost: int = 50_000
+    rate_limit_per_minute: int = 600  # 0: no rate limit
+    allowed_origins: tuple[str, ...] = ()  # WebSocket origins besides the page's own; "*" for any
+    cors_origins: tuple[str, ...] = ()  # empty: CORS off
+    max_subscriptions_per_connection: int = 20
+    max_connections_per_user: int = 10
+
+
+@dataclass(frozen=True)
 class Settings:
     var_dir: Path
     database_url: str
@@ -48,6 +61,7 @@ class Settings:
     # PIPL keyring for personal data at rest: the current key first, then older ones still opening
     # rows a rotation has not reached (models/crypto.py). Empty: the caller configures crypto itself.
     data_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def is_embedded_redis(self) -> bool:
@@ -209,6 +223,27 @@ def uses_keyring_file(env: dict[str, str] | None = None) -> bool:
     return not env.get("SHENGUAN_DATA_KEY")
 
 
+def _origins(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of origins (scheme://host[:port]) or "*"."""
+    values = tuple(v.strip().rstrip("/") for v in (env.get(name) or "").split(",") if v.strip())
+    for value in values:
+        if value != "*" and urlparse(value).scheme not in {"http", "https"}:
+            raise SettingsError(f"{name}: {value!r} is not an origin like https://example.org or *")
+    return values
+
+
+def _limits(env: dict[str, str]) -> Limits:
+    return Limits(
+        max_body_bytes=_int_env(env, "SHENGUAN_MAX_BODY_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
+        max_query_cost=_int_env(env, "SHENGUAN_MAX_QUERY_COST", 50_000, 10, 10_000_000),
+        rate_limit_per_minute=_int_env(env, "SHENGUAN_RATE_LIMIT", 600, 0, 1_000_000),
+        allowed_origins=_origins(env, "SHENGUAN_ALLOWED_ORIGINS"),
+        cors_origins=_origins(env, "SHENGUAN_CORS_ORIGINS"),
+        max_subscriptions_per_connection=_int_env(env, "SHENGUAN_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20, 1, 10_000),
+        max_connections_per_user=_int_env(env, "SHENGUAN_MAX_CONNECTIONS_PER_USER", 10, 1, 10_000),
+    )
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read and check every setting; raise SettingsError naming the first bad one."""
     env = dict(os.environ) if env is None else env
@@ -229,6 +264,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         event_retention_days=_int_env(env, "SHENGUAN_EVENT_RETENTION_DAYS", 90, 1, 36500),
         worker_metrics_port=_int_env(env, "SHENGUAN_WORKER_METRICS_PORT", 0, 0, 65535),
         data_keys=_data_keys(env, var_dir),
+        limits=_limits(env),
     )
 
 

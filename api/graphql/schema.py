@@ -6,7 +6,7 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule
 from strawberry import Schema
-from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -25,7 +25,9 @@ from api.graphql.query import Query as CoreQuery
 from api.graphql.reports import ReportMutation, ReportQuery, TimelinessReport
 from api.graphql.subscription import Subscription
 from api.graphql.types import ApprovalDecision, ApprovalItem, DecisionPush, Department, Liaison, User
+from api.limits import OperationGuard
 from api.metrics import OperationMetrics
+from api.unavailable import MaskCrashes
 
 MASKED_MESSAGE = "服务器内部错误，请稍后重试"
 
@@ -77,7 +79,8 @@ schema = Schema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
-        lambda: MaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
+        OperationGuard,
+        lambda: MaskCrashes(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
         OperationMetrics,
     ],
     config=StrawberryConfig(auto_camel_case=True),
