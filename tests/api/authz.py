@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from api.graphql.base import to_global_id
 from models import account
 from models.account import Department, User
@@ -52,6 +54,7 @@ class World:
     third_approval: Department  # issues what supervision departments receive
     spare_supervision: Department  # receives what approval departments issue
     actors: dict[str, User | None]
+    redis: aioredis.Redis | None = None  # the test's Redis (rate-limit counters between cells)
 
     def home(self, role: str, scope: str) -> Department:
         own = {

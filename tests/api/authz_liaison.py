@@ -10,13 +10,9 @@ every cell comes from the same address and the window is tested in tests/api/tes
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import date
 
-import redis.asyncio as aioredis
-
-from api.hub import Hub
 from models import inquiry as inq
 from models import meeting as mt
 from models import public as pub
@@ -258,19 +254,10 @@ async def a_receipt(w: World, dept: Department) -> Target:
     return Target({"t": row.tracking_number, "s": secret})
 
 
-def _running_redis() -> aioredis.Redis:
-    """The Redis of the services this test runs against: the one whose hub reads on this loop."""
-    for task in asyncio.all_tasks():
-        frame = getattr(task.get_coro(), "cr_frame", None)
-        hub = frame.f_locals.get("self") if frame is not None else None
-        if isinstance(hub, Hub):
-            return hub.redis
-    raise AssertionError("no running services")
-
-
 async def a_new_opinion(w: World, dept: Department) -> Target:
     """A fresh intake window: the fourteen cells share one address."""
-    await _running_redis().delete("public-intake:127.0.0.1")
+    assert w.redis is not None
+    await w.redis.delete("public-intake:127.0.0.1")
     return Target({"i": {"kind": "OPINION", "subject": "办事难", "content": "窗口排队时间过长", "anonymous": True}})
 
 

@@ -12,6 +12,7 @@ import pkgutil
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from api.graphql.schema import schema
 from models.account import User
@@ -52,7 +53,7 @@ def test_every_query_and_mutation_field_has_a_row_in_the_matrix() -> None:
 
 
 @pytest.fixture
-async def world(db: str) -> World:
+async def world(db: str, redis: aioredis.Redis) -> World:
     approval = await f.department(DepartmentKind.APPROVAL)
     other_approval = await f.department(DepartmentKind.APPROVAL)
     supervision, other_supervision = await f.department(), await f.department()
@@ -75,6 +76,7 @@ async def world(db: str) -> World:
         third_approval=await f.department(DepartmentKind.APPROVAL),
         spare_supervision=await f.department(),
         actors=actors,
+        redis=redis,
     )
 
 
