@@ -19,6 +19,7 @@ from tortoise.models import Model
 
 from models.account import Department, User, check_length
 from models.calendar import current_calendar, local_date
+from models.crypto import SealedField
 from models.decision import Decision
 from models.enums import Channel, CounterpartyKind, DepartmentKind, Role
 from models.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound, raise_all
@@ -79,7 +80,7 @@ class SupervisionAction(Model):
     )
     counterparty_name = fields.CharField(max_length=128)
     counterparty_kind = fields.CharEnumField(CounterpartyKind, max_length=16, null=True)
-    id_number = fields.CharField(max_length=18, null=True)
+    id_number = SealedField("supervision_action.id_number", null=True)  # PIPL: stored sealed
     credit_code = fields.CharField(max_length=18, null=True)
     affects_licence = fields.BooleanField(default=True)
     content = fields.TextField()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -15,6 +14,7 @@ from tortoise.queryset import QuerySet
 from models.account import Department, User, check_length
 from models.calendar import current_calendar, local_date
 from models.commitment import ACTING_ROLES, VERIFICATION, VerificationTask, check_verifier, visible_verification
+from models.crypto import SealedField, lookup_hash, lookup_hashes
 from models.decision import Decision, DecisionPush
 from models.enums import (
     CommitmentOutcomeKind,
@@ -69,7 +69,7 @@ class CreditRecord(Model):
     lookup_key = fields.CharField(max_length=80, db_index=True)
     counterparty_name = fields.CharField(max_length=128)
     counterparty_kind = fields.CharEnumField(CounterpartyKind, max_length=16)
-    id_number = fields.CharField(max_length=18, null=True)
+    id_number = SealedField("credit_record.id_number", null=True)  # PIPL: stored sealed
     credit_code = fields.CharField(max_length=18, null=True)
     decision_id = fields.BigIntField()
     verification_id = fields.BigIntField()
@@ -85,8 +85,14 @@ class CreditRecord(Model):
 
 
 def person_key(id_number: str) -> str:
-    """A citizen ID number only as a digest, so the index holds no personal data."""
-    return "ID:" + hashlib.sha256(normalize_citizen_id(id_number).encode()).hexdigest()
+    """A citizen ID number only as a keyed digest (the data key's lookup hash), so the index holds no
+    personal data and a guessed number cannot be confirmed without the key. Re-keyed by rotate-data-key."""
+    return "ID:" + lookup_hash(normalize_citizen_id(id_number))
+
+
+def person_keys(id_number: str) -> list[str]:
+    """The keys a citizen ID number may be stored under: one per data key, while a rotation runs."""
+    return ["ID:" + h for h in lookup_hashes(normalize_citizen_id(id_number))]
 
 
 def organization_key(credit_code: str) -> str:
@@ -105,7 +111,7 @@ def keys_of(identifier: str) -> list[str]:
     if credit_code_is_valid(normalize_credit_code(identifier)):
         keys.append(organization_key(identifier))
     if citizen_id_is_valid(normalize_citizen_id(identifier)):
-        keys.append(person_key(identifier))
+        keys.extend(person_keys(identifier))
     return keys
 
 

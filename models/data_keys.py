@@ -18,6 +18,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tqdm import tqdm
 
+from models.credit import person_key
 from models.crypto import PREFIX, key_id_of, keyring, open_sealed, seal
 from models.db import write_transaction
 from models.decision import id_number_lookup
@@ -26,7 +27,15 @@ from models.issuance import CounterpartyInput, DecisionInput, fingerprint
 
 BATCH_SIZE = 500
 # Every sealed column, as table -> columns; the associated data of each is "table.column".
-SEALED_COLUMNS: dict[str, tuple[str, ...]] = {"decision": ("id_number", "phone"), "liaison_appointment": ("phone",)}
+SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "decision": ("id_number", "phone"),
+    "liaison_appointment": ("phone",),
+    "pool_expert": ("phone",),
+    "public_submission": ("contact_phone",),
+    "supervision_action": ("id_number",),
+    "inspection_task": ("id_number",),
+    "credit_record": ("id_number",),
+}
 _DECISION_READ = (
     "id, item_id, content, approved_on, valid_from, valid_until, channel, counterparty_name, "
     "counterparty_kind, id_number, credit_code, contact_name, phone, address, commitment_based"
@@ -119,9 +128,43 @@ async def _liaisons_batch(conn: BaseDBAsyncClient, after: int, size: int) -> tup
     return len(rows), (int(rows[-1]["id"]) if rows else after)
 
 
-_BATCHES: dict[str, Callable[[BaseDBAsyncClient, int, int], Awaitable[tuple[int, int]]]] = {
+Batch = Callable[[BaseDBAsyncClient, int, int], Awaitable[tuple[int, int]]]
+
+
+def _columns_batch(table: str, columns: tuple[str, ...]) -> Batch:
+    """Re-seal a table's sealed columns; a credit record's person key is re-keyed with them."""
+
+    async def batch(conn: BaseDBAsyncClient, after: int, size: int) -> tuple[int, int]:
+        keyed = table == "credit_record"
+        read = ", ".join(("id", *columns, *(("lookup_key",) if keyed else ())))
+        sql = f"SELECT {read} FROM {table} WHERE id > {_p(conn, 1)} ORDER BY id LIMIT {int(size)}"
+        _, rows = await conn.execute_query(sql, [after])
+        sets = [f"{c} = {_p(conn, i)}" for i, c in enumerate(columns, 1)]
+        if keyed:
+            sets.append(f"lookup_key = {_p(conn, len(columns) + 1)}")
+        update = f"UPDATE {table} SET {', '.join(sets)} WHERE id = {_p(conn, len(sets) + 1)}"
+        for row in rows:
+            plain = [_plain(row[c], f"{table}.{c}") for c in columns]
+            values: list[Any] = [
+                seal(v, context=f"{table}.{c}") if v is not None else None for v, c in zip(plain, columns, strict=True)
+            ]
+            if keyed:
+                id_number = plain[0]
+                values.append(person_key(id_number) if id_number else row["lookup_key"])
+            await conn.execute_query(update, [*values, row["id"]])
+        return len(rows), (int(rows[-1]["id"]) if rows else after)
+
+    return batch
+
+
+_BATCHES: dict[str, Batch] = {
     "decision": _decisions_batch,
     "liaison_appointment": _liaisons_batch,
+    **{
+        table: _columns_batch(table, columns)
+        for table, columns in SEALED_COLUMNS.items()
+        if table not in ("decision", "liaison_appointment")
+    },
 }
 
 
@@ -131,7 +174,11 @@ async def _count(conn: BaseDBAsyncClient, table: str) -> int:
 
 
 async def reseal_all(
-    client: BaseDBAsyncClient | None = None, *, batch_size: int = BATCH_SIZE, progress: bool = False
+    client: BaseDBAsyncClient | None = None,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: bool = False,
+    tables: tuple[str, ...] | None = None,
 ) -> ResealReport:
     """Re-seal every row's personal data under the current key, batch by batch.
 
@@ -140,6 +187,8 @@ async def reseal_all(
     """
     report = ResealReport()
     for table, batch in _BATCHES.items():
+        if tables is not None and table not in tables:
+            continue
         total = await _count(client or connections.get("default"), table)
         bar = tqdm(total=total, desc=table, unit="行", file=sys.stderr, disable=not progress, leave=False)
         done, after = 0, 0

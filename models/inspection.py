@@ -13,6 +13,7 @@ from tortoise.queryset import QuerySet
 from models.account import Department, User, check_length
 from models.calendar import local_date
 from models.catalogue import ApprovalItem
+from models.crypto import SealedField
 from models.decision import Decision
 from models.enums import (
     CounterpartyKind,
@@ -48,7 +49,7 @@ class InspectionTask(Model):
     application_reference = fields.CharField(max_length=64, null=True)
     counterparty_name = fields.CharField(max_length=128)
     counterparty_kind = fields.CharEnumField(CounterpartyKind, max_length=16)
-    id_number = fields.CharField(max_length=18, null=True)
+    id_number = SealedField("inspection_task.id_number", null=True)  # PIPL: stored sealed
     credit_code = fields.CharField(max_length=18, null=True)
     site = fields.CharField(max_length=256)
     planned_at = fields.DatetimeField()

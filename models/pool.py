@@ -11,6 +11,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from models.account import PHONE_RE, Department, User, check_length
+from models.crypto import SealedField
 from models.enums import DepartmentKind, PoolStatus, Role
 from models.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound, raise_all
 from models.event import EventKind, record_event
@@ -40,7 +41,7 @@ class Expert(Model):
     field = fields.CharField(max_length=64, db_index=True)
     title = fields.CharField(max_length=64)
     employer = fields.CharField(max_length=128)
-    phone = fields.CharField(max_length=20)
+    phone = SealedField("pool_expert.phone")  # PIPL: stored sealed
     recommended_by: list[int] = fields.JSONField(default=list)
     is_available = fields.BooleanField(default=True)
     conflicts: list[str] = fields.JSONField(default=list)

@@ -25,6 +25,7 @@ from tortoise.queryset import QuerySet
 from models.account import PHONE_RE, Department, User, check_length
 from models.calendar import local_date
 from models.catalogue import ApprovalItem
+from models.crypto import SealedField
 from models.enums import DepartmentKind, Role
 from models.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound, raise_all
 from models.event import EventKind, record_event
@@ -66,7 +67,7 @@ class PublicSubmission(Model):
     content = fields.TextField()
     anonymous = fields.BooleanField()
     contact_name = fields.CharField(max_length=NAME_MAX, null=True)
-    contact_phone = fields.CharField(max_length=20, null=True)
+    contact_phone = SealedField("public_submission.contact_phone", null=True)  # PIPL: stored sealed
     about_item_id = fields.IntField(null=True)
     about_department_id = fields.IntField(null=True)
     about_holder_name = fields.CharField(max_length=HOLDER_MAX, null=True)

@@ -25,7 +25,7 @@ async def widen_and_seal(apps: Any, schema_editor: Any) -> None:
     if client.capabilities.dialect == "postgres":
         for table, column in WIDENED:
             await client.execute_script(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR({SEALED_MAX_LENGTH})")
-    await reseal_all(client)
+    await reseal_all(client, tables=("decision", "liaison_appointment"))
 
 
 class Migration(migrations.Migration):

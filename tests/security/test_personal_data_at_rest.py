@@ -126,7 +126,8 @@ async def test_rotation_reseals_every_row_and_old_keys_serve_until_it_finishes(d
     assert (same.id, created) == (decisions[0].id, False)
 
     report = await reseal_all(batch_size=2)  # several batches, the last one partial
-    assert report.rows == {"decision": 3, "liaison_appointment": 1} and report.key_id == new.current.kid
+    resealed = {table: n for table, n in report.rows.items() if n}
+    assert resealed == {"decision": 3, "liaison_appointment": 1} and report.key_id == new.current.kid
     assert await rows_not_under_current_key() == 0
     after = await stored(decisions[0].id)
     assert crypto.key_id_of(after["id_number"]) == new.current.kid != crypto.key_id_of(before["id_number"])
