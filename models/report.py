@@ -40,6 +40,10 @@ SUMMARY_HEADER = [
     "认领用时中位数（工作小时）",
     "认领用时90分位（工作小时）",
     "标记",
+    "监管信息按时推送",
+    "监管信息逾期推送",
+    "监管信息线下推送",
+    "监管信息逾期未推送",
 ]
 DETAIL_HEADER = ["审批决定文号", "推送时间", "认领期限", "状态", "认领时间", "逾期认领"]
 FLAG_NAMES = {"RED": "红色", "YELLOW": "黄色", "GREEN": "绿色", "NONE": "—"}
@@ -116,7 +120,7 @@ def _rate(rows: list[DepartmentTimeliness]) -> float | None:
 
 
 async def gather(start: date, end: date, now: datetime, thresholds: Thresholds) -> ReportData:
-    rows = [r for r in await timeliness(start, end, now=now) if r.pushed or r.obligations]
+    rows = [r for r in await timeliness(start, end, now=now) if r.pushed or r.obligations or r.actions]
     names = dict(await Department.filter(id__in=[r.department_id for r in rows]).values_list("id", "name"))
     trend = []
     for lo, hi in months_back(end, TREND_MONTHS):
@@ -138,6 +142,11 @@ def summary_rows(data: ReportData) -> list[list[object]]:
             r.median_claim_hours,
             r.p90_claim_hours,
             FLAG_NAMES[r.flag(data.thresholds)],
+            *(
+                (r.actions.pushed_on_time, r.actions.pushed_late, r.actions.pushed_offline, r.actions.unpushed_overdue)
+                if r.actions
+                else (0, 0, 0, 0)
+            ),
         ]
         for r in data.rows
     ]

@@ -18,9 +18,10 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from models.account import Department, LiaisonAppointment
+from models.backflow import SupervisionAction
 from models.calendar import SHANGHAI, current_calendar
 from models.decision import DecisionPush, past_cutoff
-from models.enums import ObligationStatus, PushStatus
+from models.enums import Channel, ObligationStatus, PushStatus
 from models.errors import InvalidInput
 from models.obligation import RULES, Obligation
 from models.workdays import WorkCalendar
@@ -63,6 +64,19 @@ class ObligationCounts:
 
 
 @dataclass
+class ActionCounts:
+    """Art. 21: supervision actions a department recorded (by penalty date) and how it pushed them back."""
+
+    recorded: int = 0
+    pushed_on_time: int = 0
+    pushed_late: int = 0
+    pushed_offline: int = 0
+    unpushed_overdue: int = 0
+    claimed_on_time: int = 0
+    claimed_late: int = 0
+
+
+@dataclass
 class DepartmentTimeliness:
     department_id: int
     pushed: int = 0
@@ -74,6 +88,7 @@ class DepartmentTimeliness:
     median_claim_hours: float | None = None
     p90_claim_hours: float | None = None
     obligations: list[ObligationCounts] = field(default_factory=list)
+    actions: ActionCounts | None = None
 
     @property
     def due(self) -> int:
@@ -159,6 +174,7 @@ async def timeliness(
     await _claim_durations(pushes, out)
     if item_id is None:
         await _obligation_counts(start, end, cutoff, department_ids, out)
+        await _action_counts(start, end, now, department_ids, out)
     return sorted(out.values(), key=lambda d: d.department_id)
 
 
@@ -202,6 +218,49 @@ async def _obligation_counts(
                 done_late=r["n_late"],
                 open_overdue=r["n_overdue"],
             )
+        )
+
+
+async def _action_counts(
+    start: date, end: date, now: datetime, department_ids: list[int] | None, out: dict[int, DepartmentTimeliness]
+) -> None:
+    """Supervision actions by the recording department: pushed on time, late, offline, still unpushed past due."""
+    query = SupervisionAction.filter(penalty_decided_on__gte=start, penalty_decided_on__lte=end)
+    if department_ids is not None:
+        query = query.filter(department_id__in=department_ids)
+    today = now.astimezone(SHANGHAI).date()
+    rows = (
+        await query.annotate(
+            n_recorded=Count("id"),
+            n_on_time=Count("id", _filter=Q(pushed_on__isnull=False, pushed_late=False)),
+            n_late=Count("id", _filter=Q(pushed_on__isnull=False, pushed_late=True)),
+            n_offline=Count("id", _filter=Q(channel=Channel.OFFLINE)),
+            n_unpushed=Count("id", _filter=Q(pushed_on__isnull=True, push_due_on__lt=today)),
+            n_claimed_on_time=Count("id", _filter=Q(claimed_at__isnull=False, claimed_late=False)),
+            n_claimed_late=Count("id", _filter=Q(claimed_at__isnull=False, claimed_late=True)),
+        )
+        .group_by("department_id")
+        .values(
+            "department_id",
+            "n_recorded",
+            "n_on_time",
+            "n_late",
+            "n_offline",
+            "n_unpushed",
+            "n_claimed_on_time",
+            "n_claimed_late",
+        )
+    )
+    for r in rows:
+        dept = out.setdefault(r["department_id"], DepartmentTimeliness(department_id=r["department_id"]))
+        dept.actions = ActionCounts(
+            recorded=r["n_recorded"],
+            pushed_on_time=r["n_on_time"],
+            pushed_late=r["n_late"],
+            pushed_offline=r["n_offline"],
+            unpushed_overdue=r["n_unpushed"],
+            claimed_on_time=r["n_claimed_on_time"],
+            claimed_late=r["n_claimed_late"],
         )
 
 

@@ -45,6 +45,17 @@ class ObligationTimeliness:
     open_overdue: int
 
 
+@strawberry.type(description="Art. 21: supervision actions a department recorded (by penalty date) and pushed back.")
+class ActionTimeliness:
+    recorded: int
+    pushed_on_time: int = strawberry.field(description="Pushed within 7 working days of the penalty decision.")
+    pushed_late: int
+    pushed_offline: int = strawberry.field(description="Recorded as pushed offline (official letter, case file...).")
+    unpushed_overdue: int = strawberry.field(description="Not pushed, and the push is past due.")
+    claimed_on_time: int = strawberry.field(description="Claimed by the approval department in time.")
+    claimed_late: int
+
+
 @strawberry.type(description="How one department claimed the pushes it received in a period (Art. 19).")
 class DepartmentTimeliness:
     row: strawberry.Private[stats.DepartmentTimeliness]
@@ -95,6 +106,21 @@ class DepartmentTimeliness:
     @strawberry.field(description=FLAG_DESCRIPTION)
     def flag(self) -> str:
         return self.row.flag(self.thresholds)
+
+    @strawberry.field(description="Supervision actions the department recorded and pushed back (null: none).")
+    def supervision_actions(self) -> ActionTimeliness | None:
+        a = self.row.actions
+        if a is None:
+            return None
+        return ActionTimeliness(
+            recorded=a.recorded,
+            pushed_on_time=a.pushed_on_time,
+            pushed_late=a.pushed_late,
+            pushed_offline=a.pushed_offline,
+            unpushed_overdue=a.unpushed_overdue,
+            claimed_on_time=a.claimed_on_time,
+            claimed_late=a.claimed_late,
+        )
 
     @strawberry.field(description="The department's other deadlines in the period, by kind.")
     def obligations(self) -> list[ObligationTimeliness]:

@@ -20,7 +20,7 @@ from tests.api.conftest import Gql
 from tests.conftest import SECRET
 
 STATS = """query($f:Date!,$t:Date!){timelinessStatistics(from:$f,to:$t){department{name} pushed claimedOnTime
-  claimedLate overdue onTimeRate flag medianClaimHours}}"""
+  claimedLate overdue onTimeRate flag medianClaimHours supervisionActions{recorded}}}"""
 GENERATE = """mutation($f:Date!,$t:Date!){generateTimelinessReport(from:$f,to:$t){
   report{id periodStart departments xlsxUrl csvUrl} errors{code field message}}}"""
 
@@ -46,6 +46,7 @@ async def test_the_approval_side_sees_every_department_a_supervisor_only_its_own
     assert sorted((r["department"]["name"], r["flag"]) for r in everyone) == sorted(
         [(w["a"].name, "GREEN"), (w["b"].name, "RED")]
     )
+    assert [r["supervisionActions"] for r in everyone] == [None, None]  # no supervision action recorded
     own = (await gql(STATS, variables, user=w["ub"], now=now))["data"]["timelinessStatistics"]
     assert [(r["department"]["name"], r["pushed"], r["overdue"]) for r in own] == [(w["b"].name, 1, 1)]
     bad = await gql(STATS, {"f": "2026-10-31", "t": "2026-10-01"}, user=w["issuer"], now=now)

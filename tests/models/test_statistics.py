@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from models.statistics import Thresholds, percentile, timeliness, working_hours
 from tests import factories as f
 
 NOW = f.at(2026, 10, 20, 12, 0)
+NUMBERS = itertools.count(1)
 
 
 async def test_working_hours_skip_the_national_day_holiday(db: str) -> None:
@@ -162,3 +164,57 @@ async def test_first_working_day_skips_the_national_day_holiday(db: str) -> None
         (date(2026, 2, 1), date(2026, 2, 28)),
         (date(2026, 3, 1), date(2026, 3, 31)),
     ]
+
+
+async def test_supervision_actions_count_pushes_on_time_late_offline_and_unpushed(data: dict[str, int]) -> None:
+    from models.account import User
+    from models.backflow import (
+        ActionInput,
+        ActionKind,
+        OfflineChannel,
+        claim_action,
+        push_action,
+        record_action,
+        record_offline_push,
+    )
+    from models.decision import Decision
+
+    officer = await User.filter(department_id=data["a"]).first()
+    issuer = await User.get(id=data["issuer"])
+    assert officer is not None
+    pushed_to_a = await DecisionPush.filter(department_id=data["a"]).order_by("id").first()
+    assert pushed_to_a is not None
+    decision = await Decision.get(id=pushed_to_a.decision_id)
+
+    async def action(penalty_day: date) -> int:
+        data_ = ActionInput(
+            kind=ActionKind.FINE,
+            penalty_document_number=f"济市监罚〔2026〕{next(NUMBERS)}号",
+            penalty_decided_on=penalty_day,
+            content="罚款",
+            decision_ids=[decision.id],
+        )
+        async with in_transaction():
+            return (await record_action(officer, data_, now=f.at(2026, 9, 28, 12))).id
+
+    # Penalties of 09-28 are due for pushing on 10-13 (7 working days across National Day).
+    on_time, late, offline, never = [await action(date(2026, 9, 28)) for _ in range(4)]
+    async with in_transaction():
+        await push_action(officer, on_time, now=f.at(2026, 9, 29, 10))
+        await claim_action(issuer, on_time, now=f.at(2026, 9, 30, 10))
+        await push_action(officer, late, now=f.at(2026, 10, 14, 10))
+        await record_offline_push(
+            officer,
+            offline,
+            channel=OfflineChannel.OFFICIAL_LETTER,
+            reference="济市监函〔2026〕3号",
+            pushed_on=date(2026, 9, 30),
+            now=f.at(2026, 10, 8, 9),
+        )
+    rows = {r.department_id: r for r in await timeliness(date(2026, 9, 1), date(2026, 10, 31), now=NOW)}
+    counts = rows[data["a"]].actions
+    assert counts is not None
+    assert (counts.recorded, counts.pushed_on_time, counts.pushed_late, counts.pushed_offline) == (4, 2, 1, 1)
+    assert (counts.unpushed_overdue, counts.claimed_on_time, counts.claimed_late) == (1, 1, 0)
+    assert rows[data["b"]].actions is None
+    assert never  # recorded, never pushed: counted as overdue above
