@@ -170,7 +170,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/reports/{report_id}/report.{format}", report_file),
-            Route("/exports/{which}.csv", export_list),
+            Route("/exports/{which}.{format}", export_list),
             Route("/files/{id}", download_file, methods=["GET"]),
             Route("/metrics", metrics_endpoint),
         ],

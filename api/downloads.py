@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from openpyxl import Workbook
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
@@ -119,9 +120,8 @@ def _line(values: Sequence[object]) -> str:
     return out.getvalue()
 
 
-async def _inbox_lines(user: User, status: PushStatus | None, overdue: bool | None) -> AsyncIterator[str]:
+async def _inbox_rows(user: User, status: PushStatus | None, overdue: bool | None) -> AsyncIterator[list[object]]:
     now = datetime.now(SHANGHAI)
-    yield "\ufeff" + _line(INBOX_HEADER)
     last = 0
     while True:
         batch = (
@@ -133,54 +133,71 @@ async def _inbox_lines(user: User, status: PushStatus | None, overdue: bool | No
         )
         for push in batch:
             d = push.decision
-            yield _line(
-                [
-                    push.id,
-                    d.document_number,
-                    d.counterparty_name,
-                    _masked(d.id_number, mask_citizen_id),
-                    _masked(d.phone, mask_phone),
-                    push.status.value,
-                    _local(push.pushed_at),
-                    push.claim_due_on.isoformat(),
-                    "是" if push.is_overdue(now) else "否",
-                ]
-            )
+            yield [
+                push.id,
+                d.document_number,
+                d.counterparty_name,
+                _masked(d.id_number, mask_citizen_id),
+                _masked(d.phone, mask_phone),
+                push.status.value,
+                _local(push.pushed_at),
+                push.claim_due_on.isoformat(),
+                "是" if push.is_overdue(now) else "否",
+            ]
         if len(batch) < BATCH:
             return
         last = batch[-1].id
 
 
-async def _decision_lines(user: User) -> AsyncIterator[str]:
-    yield "\ufeff" + _line(DECISION_HEADER)
+async def _decision_rows(user: User) -> AsyncIterator[list[object]]:
     last = 0
     while True:
         batch = await visible_decisions(user).filter(id__gt=last).order_by("id").limit(BATCH).select_related("item")
         for d in batch:
-            yield _line(
-                [
-                    d.document_number,
-                    d.item.code,
-                    d.counterparty_name,
-                    _masked(d.id_number, mask_citizen_id),
-                    d.credit_code or "",
-                    _masked(d.phone, mask_phone),
-                    d.status.value,
-                    d.approved_on.isoformat(),
-                ]
-            )
+            yield [
+                d.document_number,
+                d.item.code,
+                d.counterparty_name,
+                _masked(d.id_number, mask_citizen_id),
+                d.credit_code or "",
+                _masked(d.phone, mask_phone),
+                d.status.value,
+                d.approved_on.isoformat(),
+            ]
         if len(batch) < BATCH:
             return
         last = batch[-1].id
 
 
+async def _csv(header: list[str], rows: AsyncIterator[list[object]]) -> AsyncIterator[str]:
+    """UTF-8 with a BOM, so spreadsheet programs read the Chinese right; one line at a time."""
+    yield "\ufeff" + _line(header)
+    async for row in rows:
+        yield _line(row)
+
+
+async def _xlsx(header: list[str], rows: AsyncIterator[list[object]]) -> bytes:
+    """A write-only workbook: rows go straight to the sheet's XML, not into an in-memory sheet."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("导出")
+    sheet.append(header)
+    async for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    await asyncio.to_thread(book.save, buffer)
+    return buffer.getvalue()
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 async def export_list(request: Request) -> Response:
-    """GET /exports/inbox.csv?status=PENDING&overdue=true and /exports/decisions.csv — the viewer's own scope."""
+    """GET /exports/inbox.csv (or .xlsx) ?status=PENDING&overdue=true, /exports/decisions.csv (or .xlsx): own scope."""
     user = await _viewer(request)
     if user is None:
         return _error(401, "UNAUTHENTICATED", "请先登录")
-    which = request.path_params["which"]
-    if which not in ("inbox", "decisions"):
+    which, suffix = request.path_params["which"], request.path_params["format"]
+    if which not in ("inbox", "decisions") or suffix not in ("csv", "xlsx"):
         return _error(404, "NOT_FOUND", "没有这种导出")
     params = request.query_params
     if which == "inbox":
@@ -191,15 +208,17 @@ async def export_list(request: Request) -> Response:
         if overdue_raw not in (None, "true", "false"):
             return _error(400, "BAD_USER_INPUT", "overdue 必须是 true 或 false")
         overdue = None if overdue_raw is None else overdue_raw == "true"
-        lines = _inbox_lines(user, PushStatus(status) if status else None, overdue)
+        rows = _inbox_rows(user, PushStatus(status) if status else None, overdue)
+        header = INBOX_HEADER
         detail: dict[str, object] = {"status": status, "overdue": overdue}
     else:
-        lines = _decision_lines(user)
+        rows = _decision_rows(user)
+        header = DECISION_HEADER
         detail = {}
+    detail["format"] = suffix
     await _audit(request, user, f"export_{which}", "Export", which, detail)
     stamp = datetime.now(SHANGHAI).strftime("%Y%m%d%H%M")
-    return StreamingResponse(
-        lines,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{which}-{stamp}.csv"'},
-    )
+    disposition = {"Content-Disposition": f'attachment; filename="{which}-{stamp}.{suffix}"'}
+    if suffix == "xlsx":
+        return Response(await _xlsx(header, rows), media_type=XLSX_TYPE, headers=disposition)
+    return StreamingResponse(_csv(header, rows), media_type="text/csv; charset=utf-8", headers=disposition)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import Any
 
 import httpx
+from openpyxl import load_workbook
 from tortoise.transactions import in_transaction
 
 from api.auth import issue_token
@@ -97,9 +99,17 @@ async def test_downloads_and_exports_check_permissions_and_mask_personal_data(
         assert full_id not in export.text and "********" in lines[1]
         none_for_b = await client.get("/exports/inbox.csv?status=CLAIMED", headers=bearer(w["ub"]))
         assert len(none_for_b.content.decode("utf-8-sig").splitlines()) == 1
+        book = await client.get("/exports/decisions.xlsx", headers=bearer(w["ua"]))
+        assert book.status_code == 200 and book.headers["content-type"].startswith("application/vnd.openxml")
+        sheet = load_workbook(io.BytesIO(book.content)).active
+        cells = [[c.value for c in row] for row in sheet.iter_rows()]
+        assert cells[0][0] == "审批决定文号" and len(cells) == 2
+        assert full_id not in str(cells) and "********" in str(cells[1][3])
+        assert (await client.get("/exports/inbox.pdf", headers=bearer(w["ua"]))).status_code == 404
         bad = await client.get("/exports/inbox.csv?overdue=maybe", headers=bearer(w["ua"]))
         assert (bad.status_code, bad.json()["error"]["code"]) == (400, "BAD_USER_INPUT")
     assert await AuditRecord.filter(action="export_inbox").count() == 2
+    assert await AuditRecord.filter(action="export_decisions").count() == 1
     assert await AuditRecord.filter(action="download_report").count() == 1
 
 
