@@ -1,6 +1,6 @@
 """`python -m bench run [--quick] [--only NAME[,NAME…]]`: run the scenarios, write bench/results/.
 
-Scenarios, in order: workdays, issuance, inbox, depth, import, fanout. Every one except workdays
+Scenarios, in order: workdays, issuance, inbox, depth, import, statistics, fanout. Every one except workdays
 needs PostgreSQL (skipped with a note when it is unreachable) and the generated data set, which is
 built once per run in a fresh `shenguan_bench` database (dropped at the end unless --keep-db).
 """
@@ -24,8 +24,8 @@ from bench.context import Context
 from bench.generate import Generated, generate, remembered
 from bench.stats import Result, skipped
 
-SCENARIOS = ["workdays", "issuance", "inbox", "depth", "import", "fanout"]
-NEEDS_POSTGRES = {"issuance", "inbox", "depth", "import", "fanout"}
+SCENARIOS = ["workdays", "issuance", "inbox", "depth", "import", "statistics", "fanout"]
+NEEDS_POSTGRES = {"issuance", "inbox", "depth", "import", "statistics", "fanout"}
 MODULES = {"import": "bulk_import"}
 DECISIONS = {"quick": 20_000, "full": 1_000_000}
 
