@@ -594,7 +594,7 @@ async def _notice_payload(info: Info, work: Callable[[], Awaitable[nt.Notice]]) 
 @strawberry.type
 class BackflowMutation:
     @strawberry.mutation(
-        description="Upload an evidence file (GraphQL multipart request); attach it by id through a mutation's evidenceFileIds."
+        description="Upload an evidence file (GraphQL multipart request); attach it by id in evidenceFileIds."
     )
     async def upload_evidence_file(self, info: Info, file: Upload) -> EvidenceFilePayload:
         actor = info.context.require_role(Role.OFFICER, Role.LIAISON)

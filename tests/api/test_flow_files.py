@@ -27,8 +27,10 @@ from tests.api.conftest import Gql
 from tests.api.oversight import World, call, codes, world
 from tests.api.test_commitments import issued, planned
 from tests.api.test_inquiries import LiaisonWorld, dep, lw, send_input
-from tests.api.test_inspections import NOW as INSPECTED, create
-from tests.api.test_meetings import NOW as MET, scheduled
+from tests.api.test_inspections import NOW as INSPECTED
+from tests.api.test_inspections import create
+from tests.api.test_meetings import NOW as MET
+from tests.api.test_meetings import scheduled
 from tests.api.test_subscriptions import token_for
 from tests.models.test_backflow_files import PDF, PNG
 
