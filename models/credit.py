@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from models.enums import (
 )
 from models.errors import DomainError, Forbidden, InvalidInput, NotFound, raise_all
 from models.event import EventKind, record_event
+from models.files import attach_evidence
 from models.identifiers import (
     citizen_id_is_valid,
     credit_code_is_valid,
@@ -130,6 +131,7 @@ class ResultInput:
     outcomes: list[OutcomeInput]
     referred_to_judiciary: bool = False
     referral_reference: str | None = None
+    evidence_file_ids: list[int] = field(default_factory=list)
 
 
 async def _check_outcomes(errors: list[DomainError], data: ResultInput, today: date) -> list[OutcomeInput]:
@@ -203,6 +205,7 @@ async def record_verification_result(actor: User, pk: int, data: ResultInput, *,
     if not await VerificationTask.filter(id=task.id, status=VerificationStatus.OPEN).update(**changes):
         raise InvalidInput("该核查任务已办结或免于核查", field="id", code="VERIFICATION_NOT_OPEN")
     task.update_from_dict(changes)
+    await attach_evidence(actor, data.evidence_file_ids, "VerificationTask", task.id, field="evidenceFileIds")
     closed = await close_obligations("VerificationTask", task.id, now=now, kind=VERIFICATION.kind)
     decision = await Decision.get(id=task.decision_id)
     audience = [task.department_id, task.issuer_id, *await _supervisors(decision.id)]

@@ -8,6 +8,7 @@ closes the inquiry, and whatever answers are still owed fall away.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -22,6 +23,7 @@ from models.decision import Decision
 from models.enums import Role
 from models.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound, raise_all
 from models.event import EventKind, record_event
+from models.files import attach_evidence
 from models.obligation import close_obligations, obligation_kind, open_obligation
 from models.visibility import can_see_decision
 
@@ -31,6 +33,7 @@ MAX_RECEIVERS = 50
 SUBJECT_MAX = 200
 BODY_MAX = 5000
 WRITER_ROLES = (Role.OFFICER, Role.LIAISON, Role.LEADER)
+MESSAGE = "InquiryMessage"  # evidence files belong to the letter they came with
 
 
 class InquiryTopic(StrEnum):
@@ -168,6 +171,7 @@ async def send_inquiry(
     item_id: int | None = None,
     decision_id: int | None = None,
     reply_working_days: int | None = None,
+    evidence_file_ids: Sequence[int] = (),
 ) -> Inquiry:
     """Art. 25: send an inquiry; each receiver owes an answer within the term (default 5 working days)."""
     if not actor.has_role(*WRITER_ROLES):
@@ -193,7 +197,7 @@ async def send_inquiry(
         reply_working_days=days,
         created_at=now,
     )
-    await InquiryMessage.create(
+    question = await InquiryMessage.create(
         inquiry_id=inquiry.id,
         position=1,
         kind=InquiryMessageKind.QUESTION,
@@ -202,6 +206,7 @@ async def send_inquiry(
         body=body,
         created_at=now,
     )
+    await attach_evidence(actor, list(evidence_file_ids), MESSAGE, question.id, field="evidenceFileIds")
     for department_id in receivers:
         await InquiryReceiver.create(inquiry_id=inquiry.id, department_id=department_id)
         obligation = await open_obligation(
@@ -233,7 +238,9 @@ async def _participating(actor: User, inquiry_id: int) -> tuple[Inquiry, list[in
     return inquiry, receivers
 
 
-async def reply_to_inquiry(actor: User, inquiry_id: int, body: str, *, now: datetime) -> InquiryMessage:
+async def reply_to_inquiry(
+    actor: User, inquiry_id: int, body: str, *, now: datetime, evidence_file_ids: Sequence[int] = ()
+) -> InquiryMessage:
     """A receiver's answer (its first one fulfils its obligation), or a follow-up from either side."""
     inquiry, receivers = await _participating(actor, inquiry_id)
     body = check_length(body, "body", BODY_MAX)
@@ -262,6 +269,7 @@ async def reply_to_inquiry(actor: User, inquiry_id: int, body: str, *, now: date
         body=body,
         created_at=now,
     )
+    await attach_evidence(actor, list(evidence_file_ids), MESSAGE, message.id, field="evidenceFileIds")
     await record_event(
         EventKind.INQUIRY_ANSWERED if kind is InquiryMessageKind.ANSWER else EventKind.INQUIRY_FOLLOWED_UP,
         subject_type="Inquiry",

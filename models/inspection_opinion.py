@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from models.decision import Decision
 from models.enums import InspectionOpinionKind, InspectionStatus, InvitationStatus
 from models.errors import Forbidden, InvalidInput, NotFound
 from models.event import EventKind, record_event
+from models.files import attach_evidence
 from models.inspection import (
     INSPECTION_OPINION,
     INSPECTION_REPLY,
@@ -32,6 +34,7 @@ async def record_opinion(
     text: str,
     expert_id: int | None,
     now: datetime,
+    evidence_file_ids: Sequence[int] = (),
 ) -> InspectionOpinion:
     """Art. 22: an accepted department records its own opinion; the organiser records each drawn expert's."""
     task = await visible_task(actor, task_id)
@@ -64,6 +67,7 @@ async def record_opinion(
         recorded_by_id=actor.id,
         recorded_at=now,
     )
+    await attach_evidence(actor, list(evidence_file_ids), "InspectionOpinion", row.id, field="evidenceFileIds")
     await _settle_opinion_obligation(task, actor.department_id, experts, now)
     await record_event(
         EventKind.INSPECTION_OPINION_RECORDED,
@@ -88,8 +92,10 @@ async def _settle_opinion_obligation(
     )
 
 
-async def close_inspection(actor: User, task_id: int, *, conclusion: str, now: datetime) -> InspectionTask:
-    """Art. 22: the organiser closes the task with its conclusion; deadlines still open fall away."""
+async def close_inspection(
+    actor: User, task_id: int, *, conclusion: str, now: datetime, evidence_file_ids: Sequence[int] = ()
+) -> InspectionTask:
+    """Art. 22: the organiser closes the task with its conclusion (and its files); open deadlines fall away."""
     task = await visible_task(actor, task_id)
     if task.organiser_id != actor.department_id or not actor.has_role(*ORGANISER_ROLES):
         raise Forbidden("只有组织部门可以办结踏勘任务", field="id")
@@ -98,6 +104,7 @@ async def close_inspection(actor: User, task_id: int, *, conclusion: str, now: d
     task.conclusion = check_length(conclusion, "conclusion", 5000)
     task.status, task.closed_at = InspectionStatus.CLOSED, now
     await task.save(update_fields=["conclusion", "status", "closed_at"])
+    await attach_evidence(actor, list(evidence_file_ids), "InspectionTask", task.id, field="evidenceFileIds")
     await close_obligations("InspectionTask", task.id, now=now, cancel=True)
     for invitation in await InspectionInvitation.filter(task_id=task.id):
         await close_obligations("InspectionInvitation", invitation.id, now=now, kind=INSPECTION_REPLY.kind, cancel=True)

@@ -10,7 +10,7 @@ departments concerned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -25,6 +25,7 @@ from models.calendar import SHANGHAI, current_calendar, deadline_at, local_date
 from models.enums import AdminLevel, DepartmentKind, Role
 from models.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound, raise_all
 from models.event import EventKind, record_event
+from models.files import attach_evidence
 from models.obligation import close_obligations, obligation_kind, open_obligation
 from models.workdays import WorkCalendar
 
@@ -670,6 +671,7 @@ class MinutesInput:
     agreed_topic_ids: list[int]
     action_items: list[ActionItemInput]
     unresolved: list[UnresolvedInput]
+    evidence_file_ids: list[int] = field(default_factory=list)
 
 
 async def _check_minutes(meeting: Meeting, data: MinutesInput, participants: list[int]) -> None:
@@ -730,6 +732,7 @@ async def record_minutes(actor: User, meeting_id: int, data: MinutesInput, *, no
         conclusions,
         now,
     )
+    await attach_evidence(actor, data.evidence_file_ids, "Meeting", meeting.id, field="evidenceFileIds")
     for invitation in await MeetingInvitation.filter(meeting_id=meeting.id, reply=AttendanceReply.PENDING):
         await close_obligations("MeetingInvitation", invitation.id, now=now, kind=MEETING_REPLY.kind, cancel=True)
     if data.agreed_topic_ids:

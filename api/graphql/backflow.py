@@ -85,7 +85,7 @@ class EvidenceFile(Node):
     def uploaded_at(self) -> datetime:
         return self.row.uploaded_at
 
-    @strawberry.field(description="False until the file is attached to an action or a notice.")
+    @strawberry.field(description="False until the file is attached to a record.")
     def attached(self) -> bool:
         return self.row.owner_id is not None
 
@@ -94,8 +94,8 @@ class EvidenceFile(Node):
         return f"/files/{to_global_id('EvidenceFile', self.row.id)}"
 
 
-async def _evidence(info: Info, owner_type: str, owner_id: int) -> list[EvidenceFile]:
-    """A record's files; the files of every record on a page in one query."""
+async def evidence_of(info: Info, owner_type: str, owner_id: int) -> list[EvidenceFile]:
+    """A record's files (owner_type as attached in models/), those of every record on a page in one query."""
 
     async def batch(keys: Sequence[int]) -> list[list[fl.EvidenceFile]]:
         grouped = await fl.files_of(owner_type, list(keys))
@@ -235,7 +235,7 @@ class SupervisionAction(Node):
 
     @strawberry.field
     async def evidence(self, info: Info) -> list[EvidenceFile]:
-        return await _evidence(info, "SupervisionAction", self.row.id)
+        return await evidence_of(info, "SupervisionAction", self.row.id)
 
     @strawberry.field(description="The claim deadline (PENALTY_CLAIM) of each push.")
     async def deadlines(self, info: Info) -> list[Obligation]:
@@ -318,7 +318,7 @@ class Notice(Node):
 
     @strawberry.field
     async def evidence(self, info: Info) -> list[EvidenceFile]:
-        return await _evidence(info, "Notice", self.row.id)
+        return await evidence_of(info, "Notice", self.row.id)
 
     @strawberry.field(description="The reply deadline (NOTICE_REPLY).")
     async def deadlines(self, info: Info) -> list[Obligation]:
@@ -558,6 +558,11 @@ def _ids(values: list[strawberry.ID], type_name: str, field: str) -> list[int]:
     return [pk_of(v, type_name, f"{field}.{i}") for i, v in enumerate(values)]
 
 
+def evidence_ids(values: list[strawberry.ID]) -> list[int]:
+    """The `evidenceFileIds` argument of any mutation that attaches uploads; errors name `evidenceFileIds.N`."""
+    return _ids(values, "EvidenceFile", "evidenceFileIds")
+
+
 def _disposition(value: DispositionInput | None) -> nt.Disposition | None:
     if value is None:
         return None
@@ -589,7 +594,7 @@ async def _notice_payload(info: Info, work: Callable[[], Awaitable[nt.Notice]]) 
 @strawberry.type
 class BackflowMutation:
     @strawberry.mutation(
-        description="Upload an evidence file (GraphQL multipart request); attach it by id to an action or a notice."
+        description="Upload an evidence file (GraphQL multipart request); attach it by id in evidenceFileIds."
     )
     async def upload_evidence_file(self, info: Info, file: Upload) -> EvidenceFilePayload:
         actor = info.context.require_role(Role.OFFICER, Role.LIAISON)
@@ -634,7 +639,7 @@ class BackflowMutation:
                 id_number=cp.id_number if cp else None,
                 credit_code=cp.credit_code if cp else None,
                 affects_licence=input.affects_licence,
-                evidence_file_ids=_ids(input.evidence_file_ids, "EvidenceFile", "evidenceFileIds"),
+                evidence_file_ids=evidence_ids(input.evidence_file_ids),
             )
             return await bf.record_action(actor, data, now=info.context.now())
 
@@ -707,7 +712,7 @@ class BackflowMutation:
                     else None
                 ),
                 document_number=input.document_number,
-                evidence_file_ids=_ids(input.evidence_file_ids, "EvidenceFile", "evidenceFileIds"),
+                evidence_file_ids=evidence_ids(input.evidence_file_ids),
             )
             return await nt.send_notice(actor, data, now=info.context.now())
 

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import strawberry
 
 from api.context import Context, Info
+from api.graphql.backflow import EvidenceFile, evidence_of
 from api.graphql.base import Connection, Node, forbidden, given, to_global_id
 from api.graphql.grouped import children
 from api.graphql.nodes import node_loader
@@ -132,6 +133,10 @@ class VerificationTask(Node):
         viewer = info.context.require_user()
         rows = await children(info.context, cr.CommitmentOutcome, "verification_id").load(self.row.id)
         return [CommitmentOutcome(row=r) for r in rows if cr.can_see_outcome(viewer, r)]
+
+    @strawberry.field(description="Evidence files recorded with the result.")
+    async def files(self, info: Info) -> list[EvidenceFile]:
+        return await evidence_of(info, "VerificationTask", self.row.id)
 
     @strawberry.field(description="VERIFICATION: by the plan's due day.")
     async def deadlines(self, info: Info) -> list[Obligation]:

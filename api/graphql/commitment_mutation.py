@@ -7,6 +7,7 @@ from datetime import date
 import strawberry
 
 from api.context import Info
+from api.graphql.backflow import evidence_ids
 from api.graphql.base import UserError
 from api.graphql.commitment import ACTING, CommitmentOutcome, VerificationTask
 from api.graphql.mutation import attempt, pk_of, run
@@ -51,6 +52,7 @@ class RecordVerificationResultInput:
     outcomes: list[CommitmentOutcomeInput] = strawberry.field(default_factory=list)
     referred_to_judiciary: bool = False
     referral_reference: str | None = None
+    evidence_file_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -117,6 +119,7 @@ class CommitmentMutation:
                 outcomes=_outcomes(input.outcomes),
                 referred_to_judiciary=input.referred_to_judiciary,
                 referral_reference=input.referral_reference,
+                evidence_file_ids=evidence_ids(input.evidence_file_ids),
             )
             pk = pk_of(input.verification_id, "VerificationTask", "verificationId")
             return await cr.record_verification_result(actor, pk, data, now=info.context.now())

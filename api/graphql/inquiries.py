@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from api.context import Context, Info
+from api.graphql.backflow import EvidenceFile, evidence_ids, evidence_of
 from api.graphql.base import Connection, Node, UserError, given, to_global_id
 from api.graphql.mutation import attempt, pk_of, run
 from api.graphql.nodes import node_loader
@@ -49,6 +50,10 @@ class InquiryMessage:
     @strawberry.field
     def created_at(self) -> datetime:
         return self.row.created_at
+
+    @strawberry.field(description="Evidence files sent with this letter.")
+    async def files(self, info: Info) -> list[EvidenceFile]:
+        return await evidence_of(info, inq.MESSAGE, self.row.id)
 
 
 @strawberry.type(description="A receiving department of an inquiry and when it first answered.")
@@ -141,6 +146,7 @@ class SendInquiryInput:
     item_id: strawberry.ID | None = None
     decision_id: strawberry.ID | None = None
     reply_working_days: int | None = strawberry.field(default=None, description="1..30, default 5.")
+    evidence_file_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -189,17 +195,26 @@ class InquiryMutation:
                 decision_id=pk_of(input.decision_id, "ApprovalDecision", "decisionId") if input.decision_id else None,
                 reply_working_days=input.reply_working_days,
                 now=info.context.now(),
+                evidence_file_ids=evidence_ids(input.evidence_file_ids),
             )
 
         row, errors = await attempt(lambda: run(info, work, audit={"subject": input.subject[:100]}))
         return InquiryPayload(inquiry=_wrap(row), errors=errors)
 
     @strawberry.mutation(description="Answer an inquiry (a receiver) or follow up (either side).")
-    async def reply_to_inquiry(self, info: Info, id: strawberry.ID, body: str) -> InquiryPayload:
+    async def reply_to_inquiry(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        body: str,
+        evidence_file_ids: list[strawberry.ID] | None = strawberry.UNSET,
+    ) -> InquiryPayload:
         actor = info.context.require_user()
 
         async def work() -> inq.Inquiry:
-            message = await inq.reply_to_inquiry(actor, pk_of(id, "Inquiry", "id"), body, now=info.context.now())
+            files = evidence_ids(given(evidence_file_ids) or [])
+            pk = pk_of(id, "Inquiry", "id")
+            message = await inq.reply_to_inquiry(actor, pk, body, now=info.context.now(), evidence_file_ids=files)
             return await inq.Inquiry.get(id=message.inquiry_id)
 
         row, errors = await attempt(lambda: run(info, work))

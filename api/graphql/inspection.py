@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from api.context import Context, Info
+from api.graphql.backflow import EvidenceFile, evidence_of
 from api.graphql.base import Connection, Node, given, to_global_id
 from api.graphql.grouped import children
 from api.graphql.nodes import node_loader
@@ -152,6 +153,10 @@ class InspectionOpinion:
     def recorded_at(self) -> datetime:
         return self.row.recorded_at
 
+    @strawberry.field(description="Evidence files recorded with the opinion.")
+    async def files(self, info: Info) -> list[EvidenceFile]:
+        return await evidence_of(info, "InspectionOpinion", self.row.id)
+
 
 @strawberry.type(description="A joint site inspection or review (联合踏勘评审), Art. 22.")
 class InspectionTask(Node):
@@ -233,6 +238,10 @@ class InspectionTask(Node):
     @strawberry.field
     def closed_at(self) -> datetime | None:
         return self.row.closed_at
+
+    @strawberry.field(description="Evidence files recorded with the conclusion.")
+    async def files(self, info: Info) -> list[EvidenceFile]:
+        return await evidence_of(info, "InspectionTask", self.row.id)
 
     @strawberry.field(description="INSPECTION_OPINION deadlines: 3 working days after the planned day.")
     async def deadlines(self, info: Info) -> list[Obligation]:

@@ -8,7 +8,8 @@ from typing import Any
 import strawberry
 
 from api.context import Info
-from api.graphql.base import UserError
+from api.graphql.backflow import evidence_ids
+from api.graphql.base import UserError, given
 from api.graphql.inputs import CounterpartyInput
 from api.graphql.inspection import ACTING, ExpertDraw, InspectionInvitation, InspectionOpinion, InspectionTask
 from api.graphql.mutation import attempt, pk_of, run
@@ -48,6 +49,7 @@ class RecordInspectionOpinionInput:
     opinion: InspectionOpinionKind
     text: str
     expert_id: strawberry.ID | None = strawberry.field(default=None, description="The organiser records an expert's.")
+    evidence_file_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -168,18 +170,28 @@ class InspectionMutation:
                 text=input.text,
                 expert_id=pk_of(input.expert_id, "Expert", "expertId") if input.expert_id else None,
                 now=info.context.now(),
+                evidence_file_ids=evidence_ids(input.evidence_file_ids),
             )
 
         row, errors = await attempt(lambda: run(info, work))
         return InspectionOpinionPayload(inspection_opinion=InspectionOpinion(row=row) if row else None, errors=errors)
 
-    @strawberry.mutation(description="Art. 22: close an inspection with its conclusion.")
-    async def close_inspection_task(self, info: Info, id: strawberry.ID, conclusion: str) -> InspectionTaskPayload:
+    @strawberry.mutation(description="Art. 22: close an inspection with its conclusion and its evidence files.")
+    async def close_inspection_task(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        conclusion: str,
+        evidence_file_ids: list[strawberry.ID] | None = strawberry.UNSET,
+    ) -> InspectionTaskPayload:
         actor = info.context.require_role(*ACTING)
 
         async def work() -> ins.InspectionTask:
             pk = pk_of(id, "InspectionTask", "id")
-            return await opn.close_inspection(actor, pk, conclusion=conclusion, now=info.context.now())
+            files = evidence_ids(given(evidence_file_ids) or [])
+            return await opn.close_inspection(
+                actor, pk, conclusion=conclusion, now=info.context.now(), evidence_file_ids=files
+            )
 
         row, errors = await attempt(lambda: run(info, work))
         return _task_payload(row, errors)

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import strawberry
 
 from api.context import Context, Info
+from api.graphql.backflow import EvidenceFile, evidence_ids, evidence_of
 from api.graphql.base import Connection, Node, UserError, given, to_global_id
 from api.graphql.mutation import attempt, pk_of, run
 from api.graphql.nodes import node_loader
@@ -234,6 +235,10 @@ class Meeting(Node):
     def conclusions(self) -> list[str]:
         return list(self.row.conclusions)
 
+    @strawberry.field(description="Files recorded with the minutes (the memorandum, 会议纪要).")
+    async def files(self, info: Info) -> list[EvidenceFile]:
+        return await evidence_of(info, "Meeting", self.row.id)
+
     @strawberry.field
     async def action_items(self) -> list[ActionItem]:
         rows = await mt.ActionItem.filter(meeting_id=self.row.id).order_by("id")
@@ -358,6 +363,9 @@ class RecordMinutesInput:
     agreed_topic_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
     action_items: list[ActionItemInput] = strawberry.field(default_factory=list)
     unresolved: list[UnresolvedTopicInput] = strawberry.field(default_factory=list)
+    evidence_file_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="The memorandum (会议纪要) and other files, uploaded first."
+    )
 
 
 @strawberry.input
@@ -549,6 +557,7 @@ class MeetingMutation:
                     )
                     for i, u in enumerate(input.unresolved)
                 ],
+                evidence_file_ids=evidence_ids(input.evidence_file_ids),
             )
             pk = pk_of(input.meeting_id, "Meeting", "meetingId")
             return await mt.record_minutes(actor, pk, data, now=info.context.now())
