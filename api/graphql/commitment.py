@@ -135,7 +135,7 @@ class VerificationTask(Node):
         return [CommitmentOutcome(row=r) for r in rows if cr.can_see_outcome(viewer, r)]
 
     @strawberry.field(description="Evidence files recorded with the result.")
-    async def files(self, info: Info) -> list[EvidenceFile]:
+    async def evidence(self, info: Info) -> list[EvidenceFile]:
         return await evidence_of(info, "VerificationTask", self.row.id)
 
     @strawberry.field(description="VERIFICATION: by the plan's due day.")

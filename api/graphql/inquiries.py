@@ -52,7 +52,7 @@ class InquiryMessage:
         return self.row.created_at
 
     @strawberry.field(description="Evidence files sent with this letter.")
-    async def files(self, info: Info) -> list[EvidenceFile]:
+    async def evidence(self, info: Info) -> list[EvidenceFile]:
         return await evidence_of(info, inq.MESSAGE, self.row.id)
 
 

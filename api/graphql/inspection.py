@@ -154,7 +154,7 @@ class InspectionOpinion:
         return self.row.recorded_at
 
     @strawberry.field(description="Evidence files recorded with the opinion.")
-    async def files(self, info: Info) -> list[EvidenceFile]:
+    async def evidence(self, info: Info) -> list[EvidenceFile]:
         return await evidence_of(info, "InspectionOpinion", self.row.id)
 
 
@@ -240,7 +240,7 @@ class InspectionTask(Node):
         return self.row.closed_at
 
     @strawberry.field(description="Evidence files recorded with the conclusion.")
-    async def files(self, info: Info) -> list[EvidenceFile]:
+    async def evidence(self, info: Info) -> list[EvidenceFile]:
         return await evidence_of(info, "InspectionTask", self.row.id)
 
     @strawberry.field(description="INSPECTION_OPINION deadlines: 3 working days after the planned day.")

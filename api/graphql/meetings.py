@@ -236,7 +236,7 @@ class Meeting(Node):
         return list(self.row.conclusions)
 
     @strawberry.field(description="Files recorded with the minutes (the memorandum, 会议纪要).")
-    async def files(self, info: Info) -> list[EvidenceFile]:
+    async def evidence(self, info: Info) -> list[EvidenceFile]:
         return await evidence_of(info, "Meeting", self.row.id)
 
     @strawberry.field

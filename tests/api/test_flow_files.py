@@ -35,7 +35,7 @@ from tests.api.test_subscriptions import token_for
 from tests.models.test_backflow_files import PDF, PNG
 
 __all__ = ["lw"]
-FILES = "files { id name attached }"
+FILES = "evidence { id name attached }"
 UPLOAD = "mutation($file: Upload!) { uploadEvidenceFile(file: $file) { evidenceFile { id } errors { code } } }"
 Attempt = Callable[[list[str]], Awaitable[dict[str, Any]]]
 
@@ -123,7 +123,7 @@ async def test_inspection_opinions_and_conclusions_carry_files_seen_by_the_tasks
     assert await InspectionOpinion.all().count() == 0
     given = await record([photo])
     assert given["errors"] == []
-    assert given["inspectionOpinion"]["files"] == [{"id": photo, "name": "防鼠设施.png", "attached": True}]
+    assert given["inspectionOpinion"]["evidence"] == [{"id": photo, "name": "防鼠设施.png", "attached": True}]
 
     report = await upload(gql, w.officer, "踏勘报告.pdf", PDF)
 
@@ -134,7 +134,7 @@ async def test_inspection_opinions_and_conclusions_carry_files_seen_by_the_tasks
     assert (await InspectionTask.get()).status is InspectionStatus.PLANNED
     closed = await close([report])
     assert closed["errors"] == []
-    assert (closed["inspectionTask"]["status"], closed["inspectionTask"]["files"]) == (
+    assert (closed["inspectionTask"]["status"], closed["inspectionTask"]["evidence"]) == (
         "CLOSED",
         [{"id": report, "name": "踏勘报告.pdf", "attached": True}],
     )
@@ -172,11 +172,11 @@ async def test_a_verification_result_carries_files_seen_by_the_verifier_and_the_
     assert await VerificationTask.filter(status=VerificationStatus.OPEN).count() == 2
     done = await result([record])
     assert done == {
-        "verificationTask": {"status": "DONE", "files": [{"id": record, "name": "核查记录.pdf", "attached": True}]},
+        "verificationTask": {"status": "DONE", "evidence": [{"id": record, "name": "核查记录.pdf", "attached": True}]},
         "errors": [],
     }
     listed = await gql(TASK_FILES, {"id": market_task}, user=w.officer)
-    assert [x["id"] for x in listed["data"]["node"]["files"]] == [record]
+    assert [x["id"] for x in listed["data"]["node"]["evidence"]] == [record]
     viewers = [w.market_officer, w.officer, w.admin, w.health_officer, w.outsider_officer]
     assert await download_statuses(settings, record, viewers) == [200, 200, 200, 404, 404]
 
@@ -206,7 +206,7 @@ async def test_inquiry_letters_carry_files_seen_by_the_sender_and_the_receivers(
     assert sent["errors"] == []
     inquiry_id = sent["inquiry"]["id"]
     assert sent["inquiry"]["messages"] == [
-        {"position": 1, "kind": "QUESTION", "files": [{"id": question_file, "name": "核查标准.pdf", "attached": True}]}
+        {"position": 1, "kind": "QUESTION", "evidence": [{"id": question_file, "name": "核查标准.pdf", "attached": True}]}
     ]
 
     answer_file = await upload(gql, lw.market_liaison, "答复附件.pdf", PDF)
@@ -217,7 +217,7 @@ async def test_inquiry_letters_carry_files_seen_by_the_sender_and_the_receivers(
     await refuses_bad_ids(answer, foreign=spare, used=question_file, spare=foreign)
     assert await InquiryMessage.all().count() == 1
     answered = await answer([answer_file])
-    assert [(m["kind"], [x["id"] for x in m["files"]]) for m in answered["inquiry"]["messages"]] == [
+    assert [(m["kind"], [x["id"] for x in m["evidence"]]) for m in answered["inquiry"]["messages"]] == [
         ("QUESTION", [question_file]),
         ("ANSWER", [answer_file]),
     ]
@@ -256,10 +256,10 @@ async def test_meeting_minutes_carry_the_memorandum_seen_by_the_meetings_departm
     assert ((await Meeting.get()).status, await ActionItem.all().count()) == (MeetingStatus.SCHEDULED, 0)
     held = await minutes([memorandum])
     assert held == {
-        "meeting": {"status": "HELD", "files": [{"id": memorandum, "name": "会议纪要.pdf", "attached": True}]},
+        "meeting": {"status": "HELD", "evidence": [{"id": memorandum, "name": "会议纪要.pdf", "attached": True}]},
         "errors": [],
     }
     listed = await gql(MEETING_FILES, {"id": meeting["id"]}, user=lw.health_liaison)
-    assert [x["id"] for x in listed["data"]["node"]["files"]] == [memorandum]
+    assert [x["id"] for x in listed["data"]["node"]["evidence"]] == [memorandum]
     viewers = [lw.approval_officer, lw.market_officer, lw.health_liaison, lw.admin, lw.other_liaison]
     assert await download_statuses(settings, memorandum, viewers) == [200, 200, 200, 200, 404]
