@@ -9,13 +9,23 @@ from datetime import datetime, time, timedelta
 from tortoise.transactions import in_transaction
 
 from models.account import Department, User, appoint_liaison, create_department, hash_password
+from models.backflow import (
+    ActionInput,
+    ActionKind,
+    OfflineChannel,
+    push_action,
+    record_action,
+    record_offline_push,
+)
 from models.calendar import SHANGHAI, current_calendar
 from models.catalogue import ApprovalItem, create_approval_item
 from models.claim import claim_push
 from models.decision import DecisionPush
 from models.enums import AdminLevel, CounterpartyKind, DepartmentKind, Role
 from models.identifiers import make_citizen_id, make_credit_code
+from models.inquiry import InquiryTopic, send_inquiry
 from models.issuance import CounterpartyInput, DecisionInput, issue_decision
+from models.notice import NoticeInput, NoticeKind, send_notice
 
 DEMO_PASSWORD = "Demo-Jining-2026"
 CITY = ("370800", "济宁市")
@@ -279,6 +289,71 @@ async def _decisions(users: dict[str, User], items: list[ApprovalItem], now: dat
     return made
 
 
+async def _flows(users: dict[str, User], now: datetime) -> dict[str, int]:
+    """A little of each coordination flow, so that every screen has something to show.
+
+    Two supervision actions pushed back about decisions the market regulator received (one through the
+    platform, one by official letter), a formal notice asking to revoke one of them, and an inquiry
+    on an item's standard that the market regulator still owes an answer to.
+    """
+    supervisor, approval = users["jn_scjg_officer"], users["jn_sp_officer"]
+    received = await DecisionPush.filter(department_id=supervisor.department_id).order_by("pushed_at").limit(2)
+    decision_ids = [p.decision_id for p in received]
+    calendar = await current_calendar()
+    penalty_day = calendar.previous_workday(calendar.previous_workday(now.date()))
+    counts = {"监管信息": 0, "函告": 0, "征询函": 0}
+    for n, (decision_id, kind) in enumerate(
+        zip(decision_ids, (ActionKind.FINE, ActionKind.RECTIFICATION_ORDER), strict=False)
+    ):
+        action = await record_action(
+            supervisor,
+            ActionInput(
+                kind=kind,
+                penalty_document_number=f"济市监处罚〔{penalty_day.year}〕{n + 101}号",
+                penalty_decided_on=penalty_day,
+                content="经查，当事人未按规定公示许可信息，责令改正并处罚款。"
+                if n == 0
+                else "责令限期整改后厨卫生条件。",
+                decision_ids=[decision_id],
+            ),
+            now=now - timedelta(hours=3),
+        )
+        if n == 0:
+            await push_action(supervisor, action.id, now=now - timedelta(hours=2))
+        else:
+            await record_offline_push(
+                supervisor,
+                action.id,
+                channel=OfflineChannel.OFFICIAL_LETTER,
+                reference=f"济市监函〔{penalty_day.year}〕27号",
+                pushed_on=penalty_day,
+                now=now - timedelta(hours=1),
+            )
+        counts["监管信息"] += 1
+    if decision_ids:
+        await send_notice(
+            supervisor,
+            NoticeInput(
+                decision_id=decision_ids[0],
+                kind=NoticeKind.REVOKE,
+                reasons="当事人以提供虚假材料取得许可，建议依法撤销该许可决定。",
+                document_number=f"济市监函〔{penalty_day.year}〕31号",
+            ),
+            now=now - timedelta(minutes=30),
+        )
+        counts["函告"] += 1
+    await send_inquiry(
+        approval,
+        receiver_ids=[supervisor.department_id],
+        topic=InquiryTopic.ITEM_STANDARD,
+        subject="关于食品经营许可现场核查标准的征询",
+        body="请贵局就小型餐饮单位现场核查的具体标准提出意见，以便统一审批尺度。",
+        now=now - timedelta(minutes=10),
+    )
+    counts["征询函"] += 1
+    return counts
+
+
 async def seed_demo(decisions: int = 40) -> SeedResult:
     """Load the demo set into an empty database (does nothing when departments already exist)."""
     if await Department.filter(code="JN-SP").exists():
@@ -289,5 +364,6 @@ async def seed_demo(decisions: int = 40) -> SeedResult:
         users = await _users(depts, now)
         items = await _items(depts)
         made = await _decisions(users, items, now, decisions)
-    counts = {"部门": len(depts), "用户": len(users), "事项": len(items), "审批决定": made}
+        flows = await _flows(users, now)
+    counts = {"部门": len(depts), "用户": len(users), "事项": len(items), "审批决定": made, **flows}
     return SeedResult(created=True, counts=counts)

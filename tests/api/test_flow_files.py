@@ -206,7 +206,11 @@ async def test_inquiry_letters_carry_files_seen_by_the_sender_and_the_receivers(
     assert sent["errors"] == []
     inquiry_id = sent["inquiry"]["id"]
     assert sent["inquiry"]["messages"] == [
-        {"position": 1, "kind": "QUESTION", "evidence": [{"id": question_file, "name": "核查标准.pdf", "attached": True}]}
+        {
+            "position": 1,
+            "kind": "QUESTION",
+            "evidence": [{"id": question_file, "name": "核查标准.pdf", "attached": True}],
+        }
     ]
 
     answer_file = await upload(gql, lw.market_liaison, "答复附件.pdf", PDF)
