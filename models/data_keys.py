@@ -8,6 +8,7 @@ stopped half-way is simply run again. Until it finishes, old keys keep opening t
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from models.db import write_transaction
 from models.decision import id_number_lookup
 from models.enums import Channel, CounterpartyKind
 from models.issuance import CounterpartyInput, DecisionInput, fingerprint
+from models.pool import CONFLICTS_CONTEXT
 
 BATCH_SIZE = 500
 # Every sealed column, as table -> columns; the associated data of each is "table.column".
@@ -157,6 +159,20 @@ def _columns_batch(table: str, columns: tuple[str, ...]) -> Batch:
     return batch
 
 
+async def _conflict_lists_batch(conn: BaseDBAsyncClient, after: int, size: int) -> tuple[int, int]:
+    """An expert's conflict identifiers: a JSON list of sealed values, each re-sealed."""
+    sql = f"SELECT id, conflicts FROM pool_expert WHERE id > {_p(conn, 1)} ORDER BY id LIMIT {int(size)}"
+    _, rows = await conn.execute_query(sql, [after])
+    update = f"UPDATE pool_expert SET conflicts = {_p(conn, 1)} WHERE id = {_p(conn, 2)}"
+    for row in rows:
+        raw = row["conflicts"]
+        values = json.loads(raw) if isinstance(raw, str | bytes) else raw
+        plain = [_plain(v, CONFLICTS_CONTEXT) for v in values]
+        sealed = [seal(v, context=CONFLICTS_CONTEXT) for v in plain if v is not None]
+        await conn.execute_query(update, [json.dumps(sealed), row["id"]])
+    return len(rows), (int(rows[-1]["id"]) if rows else after)
+
+
 _BATCHES: dict[str, Batch] = {
     "decision": _decisions_batch,
     "liaison_appointment": _liaisons_batch,
@@ -165,6 +181,7 @@ _BATCHES: dict[str, Batch] = {
         for table, columns in SEALED_COLUMNS.items()
         if table not in ("decision", "liaison_appointment")
     },
+    "pool_expert conflicts": _conflict_lists_batch,
 }
 
 
@@ -189,7 +206,7 @@ async def reseal_all(
     for table, batch in _BATCHES.items():
         if tables is not None and table not in tables:
             continue
-        total = await _count(client or connections.get("default"), table)
+        total = await _count(client or connections.get("default"), table.split()[0])
         bar = tqdm(total=total, desc=table, unit="行", file=sys.stderr, disable=not progress, leave=False)
         done, after = 0, 0
         while True:

@@ -12,7 +12,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.enums import PoolStatus
-from models.pool import Expert
+from models.pool import Expert, conflicts_of
 
 EXCLUDED_CONFLICT = "CONFLICT_OF_INTEREST"
 EXCLUDED_RECENT = "DRAWN_RECENTLY"
@@ -78,7 +78,7 @@ async def plan_draw(
     on_task = {e for draw in await ExpertDraw.filter(task_id=task_id) for e in draw.result}
     exclusions: list[dict[str, Any]] = []
     for expert in experts:
-        if conflict_keys & set(expert.conflicts):
+        if conflict_keys & set(conflicts_of(expert)):
             exclusions.append({"expertId": expert.id, "reason": EXCLUDED_CONFLICT})
         elif expert.id in on_task:
             exclusions.append({"expertId": expert.id, "reason": EXCLUDED_ON_TASK})

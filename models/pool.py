@@ -11,7 +11,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from models.account import PHONE_RE, Department, User, check_length
-from models.crypto import SealedField
+from models.crypto import SealedField, is_sealed, open_sealed, seal
 from models.enums import DepartmentKind, PoolStatus, Role
 from models.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound, raise_all
 from models.event import EventKind, record_event
@@ -112,6 +112,18 @@ async def _require_supervision(actor: User) -> None:
         raise Forbidden("只有监管部门可以推荐专家和中介机构", field=None)
 
 
+CONFLICTS_CONTEXT = "pool_expert.conflicts"
+
+
+def conflicts_of(expert: Expert) -> list[str]:
+    """The expert's conflict identifiers in clear (each is stored sealed: citizen ID numbers are personal data)."""
+    return [open_sealed(c, context=CONFLICTS_CONTEXT) if is_sealed(c) else c for c in expert.conflicts]
+
+
+def seal_conflicts(identifiers: list[str]) -> list[str]:
+    return [seal(i, context=CONFLICTS_CONTEXT) for i in identifiers]
+
+
 def _conflicts(errors: list[DomainError], values: list[str]) -> list[str]:
     if len(values) > MAX_CONFLICTS:
         errors.append(InvalidInput(f"利害关系人最多{MAX_CONFLICTS}个", field="conflicts", code="TOO_MANY"))
@@ -153,7 +165,7 @@ async def propose_expert(
     expert = await Expert.create(
         pool_department_id=pool_department_id,
         phone=phone,
-        conflicts=keys,
+        conflicts=seal_conflicts(keys),
         recommended_by=[actor.department_id],
         proposed_at=now,
         name=name,

@@ -71,7 +71,7 @@ class Expert(Node):
 
     @strawberry.field(description="Counterparties the expert must not review (USCC, or citizen ID masked).")
     def conflicts(self) -> list[str]:
-        return [_masked_identifier(c) for c in self.row.conflicts]
+        return [_masked_identifier(c) for c in pl.conflicts_of(self.row)]
 
     @strawberry.field
     async def pool_department(self, info: Info) -> Department:

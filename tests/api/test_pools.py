@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tortoise import connections
 
 from models.enums import PoolStatus
 from models.identifiers import mask_citizen_id
-from models.pool import Agency, Expert
+from models.pool import Agency, Expert, conflicts_of
 from tests import factories as f
 from tests.api.conftest import Gql
 from tests.api.oversight import COMPANY_CODE, PERSON_ID, World, call, codes, events, gid, world
@@ -62,7 +63,9 @@ async def test_expert_is_proposed_recommended_approved_suspended_and_reinstated(
         "recommendedBy": [{"code": "CITY-MARKET"}],
     }
     row = await Expert.get()
-    assert (row.phone, row.conflicts) == ("13953712345", sorted([COMPANY_CODE, PERSON_ID]))
+    assert (row.phone, conflicts_of(row)) == ("13953712345", sorted([COMPANY_CODE, PERSON_ID]))
+    _, raw = await connections.get("default").execute_query("SELECT phone, conflicts FROM pool_expert")
+    assert PERSON_ID not in str(raw[0]["conflicts"]) and "13953712345" not in str(raw[0]["phone"])  # sealed at rest
     assert [(e[1], e[3]) for e in await events("EXPERT_PROPOSED")] == [(row.id, sorted([w.approval.id, w.market.id]))]
 
     again = await call(gql, RECOMMEND, {"id": expert["id"]}, w.health_officer, NOW)

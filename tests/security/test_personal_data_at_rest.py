@@ -159,3 +159,33 @@ async def test_plain_rows_left_by_an_older_version_are_sealed_by_a_reseal(db: st
     assert row["id_number_hash"] == crypto.lookup_hash(number or "")
     same, created = await issue_decision(w["issuer"], retry_of(decision), now=NOW)
     assert (same.id, created) == (decision.id, False)  # the content digest was recomputed, keyed
+
+
+async def test_an_experts_phone_and_conflict_identifiers_are_sealed_and_follow_a_rotation(db: str, keys: Any) -> None:
+    from models.pool import Expert, conflicts_of, seal_conflicts
+
+    person = f.person(7).id_number
+    assert person is not None
+    expert = await Expert.create(
+        pool_department_id=1,
+        name="王工",
+        field="食品安全",
+        title="高级工程师",
+        employer="济宁市食品检验所",
+        phone="13953712345",
+        conflicts=seal_conflicts([person]),
+        proposed_at=NOW,
+    )
+    _, rows = await connections.get("default").execute_query("SELECT phone, conflicts FROM pool_expert")
+    assert person not in str(rows[0]["conflicts"]) and "13953712345" not in rows[0]["phone"]
+    old_kid = crypto.key_id_of(str(rows[0]["phone"]))
+
+    new = crypto.configure([NEW_KEY, DATA_KEY])
+    report = await reseal_all()
+    assert report.rows["pool_expert"] == 1 and report.rows["pool_expert conflicts"] == 1
+    row = await Expert.get(id=expert.id)
+    assert (row.phone, conflicts_of(row)) == ("13953712345", [person])
+    assert {crypto.key_id_of(c) for c in row.conflicts} == {new.current.kid} != {old_kid}
+    crypto.configure([NEW_KEY])  # the old key gone: everything still opens
+    row = await Expert.get(id=expert.id)
+    assert conflicts_of(row) == [person]
