@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
@@ -26,6 +27,7 @@ from models.db import write_transaction
 from models.enums import PushStatus
 from models.identifiers import mask_citizen_id, mask_phone
 from models.report import TimelinessReport, may_read_reports
+from models.spreadsheet import csv_row, keep_as_text
 from models.visibility import inbox, visible_decisions
 
 BATCH = 500
@@ -116,7 +118,7 @@ def _local(moment: datetime | None) -> str:
 
 def _line(values: Sequence[object]) -> str:
     out = io.StringIO()
-    csv.writer(out).writerow(values)
+    csv.writer(out).writerow(csv_row(values))
     return out.getvalue()
 
 
@@ -182,7 +184,9 @@ async def _xlsx(header: list[str], rows: AsyncIterator[list[object]]) -> bytes:
     sheet = book.create_sheet("导出")
     sheet.append(header)
     async for row in rows:
-        sheet.append(row)
+        cells = [WriteOnlyCell(sheet, value=v) for v in row]
+        keep_as_text(cells)
+        sheet.append(cells)
     buffer = io.BytesIO()
     await asyncio.to_thread(book.save, buffer)
     return buffer.getvalue()

@@ -139,7 +139,9 @@ async def _mark_once(
         return False
     if not await is_due(push):
         return False
-    if not await DecisionPush.filter(id=push.id, status=PushStatus.PENDING, **{column: None}).update(**{column: now}):
+    # The deadline is part of the guard: a calendar change that moved it meanwhile makes this a no-op.
+    guard = {"id": push.id, "status": PushStatus.PENDING, "claim_deadline": push.claim_deadline, column: None}
+    if not await DecisionPush.filter(**guard).update(**{column: now}):
         return False
     await record_event(
         kind,
@@ -222,7 +224,9 @@ async def recompute_open_deadlines(since: date, now: datetime) -> int:
             changes["reminded_at"] = None
         if push.overdue_at is not None and not is_past(deadline_at(due), now):
             changes["overdue_at"] = None
-        await DecisionPush.filter(id=push.id).update(**changes)
+        # Still pending: one claimed or returned meanwhile keeps the deadline it was judged against.
+        if not await DecisionPush.filter(id=push.id, status=PushStatus.PENDING).update(**changes):
+            continue
         if due != old:
             moved += 1
             await record_event(

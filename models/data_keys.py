@@ -235,7 +235,20 @@ async def rows_not_under_current_key(client: BaseDBAsyncClient | None = None) ->
         where = " OR ".join(f"({c} IS NOT NULL AND {c} NOT LIKE {_p(conn, i)})" for i, c in enumerate(columns, 1))
         _, rows = await conn.execute_query(f"SELECT COUNT(*) AS n FROM {table} WHERE {where}", [current] * len(columns))
         stale += int(rows[0]["n"])
-    return stale
+    return stale + sum(
+        1 for values in await _conflict_lists(conn) if any(not v.startswith(current[:-1]) for v in values)
+    )
+
+
+async def _conflict_lists(conn: BaseDBAsyncClient) -> list[list[str]]:
+    """Every expert's sealed conflict list (the pool is small: read whole)."""
+    _, rows = await conn.execute_query("SELECT conflicts FROM pool_expert")
+    lists = []
+    for row in rows:
+        raw = row["conflicts"]
+        values = json.loads(raw) if isinstance(raw, str | bytes) else raw
+        lists.append([str(v) for v in values or []])
+    return lists
 
 
 async def unknown_key_ids() -> set[str]:
@@ -254,4 +267,7 @@ async def unknown_key_ids() -> set[str]:
             kid = key_id_of(str(rows[0]["v"])) if rows else None
             if kid is not None and ring.by_kid(kid) is None:
                 unknown.add(kid)
+    for values in await _conflict_lists(conn):
+        kids = {key_id_of(v) for v in values if v.startswith(PREFIX)}
+        unknown.update(k for k in kids if k is not None and ring.by_kid(k) is None)
     return unknown

@@ -169,7 +169,9 @@ async def _record_once(obligation_id: int, now: datetime, *, column: str, kind: 
         due = reminder_moment(await current_calendar(), row.due_on) <= now and not is_past(row.deadline, now)
     if not due:
         return False
-    if not await Obligation.filter(id=row.id, status=ObligationStatus.OPEN, **{column: None}).update(**{column: now}):
+    # The deadline is part of the guard: a calendar change that moved it meanwhile makes this a no-op.
+    guard = {"id": row.id, "status": ObligationStatus.OPEN, "deadline": row.deadline, column: None}
+    if not await Obligation.filter(**guard).update(**{column: now}):
         return False
     departments = [row.department_id, *row.watchers] if column == "overdue_at" else [row.department_id]
     await record_event(
@@ -230,7 +232,9 @@ async def recompute_open_obligations(since: date, now: datetime) -> int:
             changes["reminded_at"] = None
         if row.overdue_at is not None and not is_past(deadline_at(due), now):
             changes["overdue_at"] = None
-        await Obligation.filter(id=row.id).update(**changes)
+        # Still open: one closed meanwhile keeps the deadline it was judged against, and no event goes out.
+        if not await Obligation.filter(id=row.id, status=ObligationStatus.OPEN).update(**changes):
+            continue
         if due != old:
             moved += 1
             row.due_on = due

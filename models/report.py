@@ -26,6 +26,7 @@ from models.decision import Decision, DecisionPush
 from models.enums import DepartmentKind, ReportKind, Role
 from models.errors import Forbidden
 from models.event import EventKind, record_event
+from models.spreadsheet import csv_row, keep_as_text
 from models.statistics import DepartmentTimeliness, Thresholds, period_bounds, timeliness
 
 SUMMARY_HEADER = [
@@ -171,6 +172,7 @@ async def build_workbook(data: ReportData) -> bytes:
     summary.append(SUMMARY_HEADER)
     for row in summary_rows(data):
         summary.append(row)
+        keep_as_text(summary[summary.max_row])
     count = len(data.rows)
     if count:
         chart = BarChart()
@@ -215,6 +217,7 @@ async def build_workbook(data: ReportData) -> bytes:
                     "是" if late else "否",
                 ]
             )
+            keep_as_text(sheet[sheet.max_row])
         if r.obligations:
             sheet.append([])
             sheet.append(["其他期限事项", "事项数", "按时办结", "逾期办结", "逾期未办"])
@@ -234,7 +237,7 @@ def build_csv(data: ReportData) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(SUMMARY_HEADER)
-    writer.writerows(summary_rows(data))
+    writer.writerows(csv_row(row) for row in summary_rows(data))
     return ("\ufeff" + out.getvalue()).encode()
 
 

@@ -181,8 +181,10 @@ async def test_an_experts_phone_and_conflict_identifiers_are_sealed_and_follow_a
     old_kid = crypto.key_id_of(str(rows[0]["phone"]))
 
     new = crypto.configure([NEW_KEY, DATA_KEY])
+    assert await rows_not_under_current_key() == 2  # the row counted for its phone and for its conflict list
     report = await reseal_all()
     assert report.rows["pool_expert"] == 1 and report.rows["pool_expert conflicts"] == 1
+    assert await rows_not_under_current_key() == 0
     row = await Expert.get(id=expert.id)
     assert (row.phone, conflicts_of(row)) == ("13953712345", [person])
     assert {crypto.key_id_of(c) for c in row.conflicts} == {new.current.kid} != {old_kid}
