@@ -6,15 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from api.context import Info
-from api.graphql.base import Connection, Node, from_global_id, given, to_global_id
+from api.graphql.base import Connection, Node, from_global_id, given, query_errors, to_global_id
 from api.graphql.pagination import paginate
 from models import audit
 from models.enums import Role
-from models.errors import DomainError
 
 
 @strawberry.type(
@@ -85,10 +83,8 @@ class AuditQuery:
     ) -> Connection[AuditEntry]:
         viewer = info.context.require_role(Role.AUDITOR)
         actor = given(actor_id)
-        try:
+        with query_errors():
             actor_pk = from_global_id(actor, "User", field="actorId")[1] if actor else None
-        except DomainError as error:
-            raise GraphQLError(error.message, extensions={"code": "BAD_USER_INPUT", "field": "actorId"}) from None
         query = audit.audit_records(
             viewer,
             actor_id=actor_pk,

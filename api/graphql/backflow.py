@@ -7,13 +7,12 @@ from datetime import date, datetime
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 from tortoise.expressions import Q
 
 from api.context import Context, Info
-from api.graphql.base import Connection, Node, UserError, given, to_global_id
+from api.graphql.base import Connection, Node, UserError, given, query_errors, to_global_id
 from api.graphql.enums import Channel, CounterpartyKind, DecisionStatus, Role
 from api.graphql.mutation import DecisionPayload, attempt, pk_of, run
 from api.graphql.nodes import load_node, node_loader
@@ -25,7 +24,6 @@ from models import files as fl
 from models import notice as nt
 from models.account import User as UserRow
 from models.calendar import local_date
-from models.errors import DomainError
 from models.file_access import can_see_file
 from models.identifiers import mask_citizen_id
 from models.timeline import Entry, TimelineKind
@@ -457,10 +455,8 @@ class BackflowQuery:
 
 def _filter_pk(value: str, type_name: str, field: str) -> int:
     """A filter argument's key; a bad id is a readable input error."""
-    try:
+    with query_errors():
         return pk_of(value, type_name, field)
-    except DomainError as error:
-        raise GraphQLError(error.message, extensions={"code": "BAD_USER_INPUT", "field": field}) from None
 
 
 # --- inputs and payloads ---------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -65,9 +66,18 @@ def user_errors(error: DomainError) -> list[UserError]:
     return [UserError(code=e.code, field=e.field, message=e.message) for e in items]
 
 
-def query_error(error: DomainError) -> GraphQLError:
-    """A domain error met by a query (no payload to carry it): a readable error with code and field."""
-    return GraphQLError(error.message, extensions={"code": error.code, "field": error.field})
+@contextlib.contextmanager
+def query_errors() -> Iterator[None]:
+    """Domain errors met by a query (no payload to carry them) become readable input errors.
+
+    The same shape as the other argument errors (`first`, `after`): BAD_USER_INPUT with the field,
+    and the domain's own code as `reason`.
+    """
+    try:
+        yield
+    except DomainError as error:
+        extensions = {"code": "BAD_USER_INPUT", "field": error.field, "reason": error.code}
+        raise GraphQLError(error.message, extensions=extensions) from None
 
 
 def forbidden(message: str = "没有权限执行此操作") -> GraphQLError:

@@ -8,7 +8,7 @@ import strawberry
 
 from api.context import Context, Info
 from api.graphql.backflow import EvidenceFile, evidence_of
-from api.graphql.base import Connection, Node, forbidden, given, to_global_id
+from api.graphql.base import Connection, Node, forbidden, given, query_errors, to_global_id
 from api.graphql.grouped import children
 from api.graphql.nodes import node_loader
 from api.graphql.obligations import Obligation, obligations_of
@@ -28,7 +28,6 @@ from models.enums import (
     VerificationResult,
     VerificationStatus,
 )
-from models.errors import DomainError
 from models.identifiers import mask_citizen_id
 from models.visibility import can_see_decision
 
@@ -307,12 +306,8 @@ class CommitmentQuery:
         viewer = info.context.require_user()
         if not cr.may_read_credit(viewer):
             raise forbidden()
-        try:
+        with query_errors():
             query = cr.credit_records(viewer, given(counterparty))
-        except DomainError as e:
-            from graphql import GraphQLError
-
-            raise GraphQLError(e.message, extensions={"code": "BAD_USER_INPUT", "field": e.field}) from None
         return await paginate(
             query,
             keys=("id",),

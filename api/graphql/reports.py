@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 
 from api.context import Context, Info
-from api.graphql.base import Connection, Node, UserError, forbidden, given, query_error, to_global_id
+from api.graphql.base import Connection, Node, UserError, forbidden, given, query_errors, to_global_id
 from api.graphql.enums import ReportKind
 from api.graphql.mutation import attempt, pk_of, run
 from api.graphql.nodes import node_loader
@@ -20,7 +20,6 @@ from models import statistics as stats
 from models.account import Department as DepartmentRow
 from models.account import User as UserRow
 from models.enums import DepartmentKind
-from models.errors import DomainError
 
 
 @strawberry.enum(description="Which figure of a department's timeliness row to drill into.")
@@ -224,15 +223,13 @@ class ReportQuery:
     ) -> list[DepartmentTimeliness]:
         viewer = info.context.require_user()
         departments: list[int] | None = None
-        try:
+        with query_errors():
             if wanted := given(department_id):
                 departments = [pk_of(wanted, "Department", "departmentId")]
-        except DomainError as error:
-            raise query_error(error) from None
         if not await rep.may_read_reports(viewer):
             departments = [viewer.department_id]
         item = given(item_id)
-        try:
+        with query_errors():
             rows = await stats.timeliness(
                 from_,
                 to,
@@ -240,8 +237,6 @@ class ReportQuery:
                 department_ids=departments,
                 item_id=pk_of(item, "ApprovalItem", "itemId") if item else None,
             )
-        except DomainError as error:
-            raise query_error(error) from None
         limits = thresholds_of(info.context)
         return [DepartmentTimeliness(row=r, thresholds=limits) for r in rows]
 
@@ -260,19 +255,15 @@ class ReportQuery:
         after: str | None = strawberry.UNSET,
     ) -> Connection[DecisionPush]:
         viewer = info.context.require_user()
-        try:
+        with query_errors():
             department = pk_of(department_id, "Department", "departmentId")
-        except DomainError as error:
-            raise query_error(error) from None
         if department != viewer.department_id and not await rep.may_read_reports(viewer):
             raise forbidden("只能查看本部门的明细")
         wanted = given(outcome)
-        try:
+        with query_errors():
             query = stats.records_behind(
                 department, from_, to, wanted.value if wanted else None, now=info.context.now()
             )
-        except DomainError as error:
-            raise query_error(error) from None
         return await paginate(
             query,
             keys=("pushed_at", "id"),

@@ -52,7 +52,7 @@ async def test_the_approval_side_sees_every_department_a_supervisor_only_its_own
     own = (await gql(STATS, variables, user=w["ub"], now=now))["data"]["timelinessStatistics"]
     assert [(r["department"]["name"], r["pushed"], r["overdue"]) for r in own] == [(w["b"].name, 1, 1)]
     bad = await gql(STATS, {"f": "2026-10-31", "t": "2026-10-01"}, user=w["issuer"], now=now)
-    assert [(e["code"], e["message"]) for e in bad["errors"]] == [("INVALID_PERIOD", "结束日期不能早于开始日期")]
+    assert [(e["code"], e["message"]) for e in bad["errors"]] == [("BAD_USER_INPUT", "结束日期不能早于开始日期")]
     assert (await gql(STATS, variables, user=None))["errors"][0]["code"] == "UNAUTHENTICATED"
 
 
@@ -132,4 +132,4 @@ async def test_drill_down_lists_the_pushes_behind_a_figure(gql: Gql, db: str) ->
     a = to_global_id("Department", w["a"].id)
     assert (await gql(DRILL, {"d": a}, user=w["ub"], now=now))["errors"][0]["code"] == "FORBIDDEN"
     bad = await gql(DRILL, {"d": "nonsense"}, user=w["issuer"], now=now)
-    assert [(e["code"]) for e in bad["errors"]] == ["INVALID_ID"]
+    assert [(e["code"], e["message"]) for e in bad["errors"]] == [("BAD_USER_INPUT", "无效的ID")]
