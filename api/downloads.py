@@ -16,14 +16,11 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 
-from api.auth import bearer, user_for_token
-from api.services import Services
+from api.http import audit_read, error_response, request_user
 from models.account import User
-from models.audit import record_audit
 from models.calendar import SHANGHAI
-from models.db import write_transaction
 from models.enums import PushStatus
 from models.identifiers import mask_citizen_id, mask_phone
 from models.report import TimelinessReport, may_read_reports
@@ -54,51 +51,26 @@ DECISION_HEADER = [
 ]
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
-async def _viewer(request: Request) -> User | None:
-    services: Services = request.app.state.services
-    user, _ = await user_for_token(bearer(request.headers.get("authorization")), secret=services.settings.secret_key)
-    return user
-
-
-async def _audit(
-    request: Request, user: User, action: str, object_type: str, object_id: str, detail: dict[str, object]
-) -> None:
-    async with write_transaction():
-        await record_audit(
-            action,
-            actor_id=user.id,
-            department_id=user.department_id,
-            object_type=object_type,
-            object_id=object_id,
-            address=request.client.host if request.client else "",
-            detail=detail,
-        )
-
-
 async def report_file(request: Request) -> Response:
     """GET /reports/{id}/report.xlsx|report.csv — leaders, the approval side and administrators."""
-    user = await _viewer(request)
+    user = await request_user(request)
     if user is None:
-        return _error(401, "UNAUTHENTICATED", "请先登录")
+        return error_response(401, "UNAUTHENTICATED", "请先登录")
     if not await may_read_reports(user):
-        return _error(403, "FORBIDDEN", "没有权限下载通报")
+        return error_response(403, "FORBIDDEN", "没有权限下载通报")
     raw = request.path_params["report_id"]
     report = (
         await TimelinessReport.get_or_none(id=int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
     )
     if report is None:
-        return _error(404, "NOT_FOUND", "通报不存在")
+        return error_response(404, "NOT_FOUND", "通报不存在")
     suffix = request.path_params["format"]
     if suffix not in ("xlsx", "csv"):
-        return _error(404, "NOT_FOUND", "没有这种格式")
+        return error_response(404, "NOT_FOUND", "没有这种格式")
     path = Path(report.xlsx_path if suffix == "xlsx" else report.csv_path)
     if not await asyncio.to_thread(path.is_file):
-        return _error(410, "FILE_MISSING", "通报文件不在存储中，请联系管理员从备份恢复")
-    await _audit(request, user, "download_report", "TimelinessReport", str(report.id), {"format": suffix})
+        return error_response(410, "FILE_MISSING", "通报文件不在存储中，请联系管理员从备份恢复")
+    await audit_read(request, user, "download_report", "TimelinessReport", str(report.id), {"format": suffix})
     media = (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         if suffix == "xlsx"
@@ -197,20 +169,20 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 async def export_list(request: Request) -> Response:
     """GET /exports/inbox.csv (or .xlsx) ?status=PENDING&overdue=true, /exports/decisions.csv (or .xlsx): own scope."""
-    user = await _viewer(request)
+    user = await request_user(request)
     if user is None:
-        return _error(401, "UNAUTHENTICATED", "请先登录")
+        return error_response(401, "UNAUTHENTICATED", "请先登录")
     which, suffix = request.path_params["which"], request.path_params["format"]
     if which not in ("inbox", "decisions") or suffix not in ("csv", "xlsx"):
-        return _error(404, "NOT_FOUND", "没有这种导出")
+        return error_response(404, "NOT_FOUND", "没有这种导出")
     params = request.query_params
     if which == "inbox":
         status = params.get("status")
         if status is not None and status not in PushStatus.__members__:
-            return _error(400, "BAD_USER_INPUT", "status 必须是 PENDING、CLAIMED 或 RETURNED")
+            return error_response(400, "BAD_USER_INPUT", "status 必须是 PENDING、CLAIMED 或 RETURNED")
         overdue_raw = params.get("overdue")
         if overdue_raw not in (None, "true", "false"):
-            return _error(400, "BAD_USER_INPUT", "overdue 必须是 true 或 false")
+            return error_response(400, "BAD_USER_INPUT", "overdue 必须是 true 或 false")
         overdue = None if overdue_raw is None else overdue_raw == "true"
         rows = _inbox_rows(user, PushStatus(status) if status else None, overdue)
         header = INBOX_HEADER
@@ -220,7 +192,7 @@ async def export_list(request: Request) -> Response:
         header = DECISION_HEADER
         detail = {}
     detail["format"] = suffix
-    await _audit(request, user, f"export_{which}", "Export", which, detail)
+    await audit_read(request, user, f"export_{which}", "Export", which, detail)
     stamp = datetime.now(SHANGHAI).strftime("%Y%m%d%H%M")
     disposition = {"Content-Disposition": f'attachment; filename="{which}-{stamp}.{suffix}"'}
     if suffix == "xlsx":

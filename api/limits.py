@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from api.graphql.base import DEFAULT_PAGE, MAX_PAGE
+from api.http import error_body
 
 if TYPE_CHECKING:
     from api.context import Context
@@ -104,14 +105,7 @@ class BodyLimit:
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
-            {
-                "errors": [
-                    {
-                        "message": f"请求体过大：不得超过 {self.max_bytes} 字节",
-                        "extensions": {"code": "PAYLOAD_TOO_LARGE", "limit": self.max_bytes},
-                    }
-                ]
-            },
+            error_body("PAYLOAD_TOO_LARGE", f"请求体过大：不得超过 {self.max_bytes} 字节", limit=self.max_bytes),
             ensure_ascii=False,
         ).encode()
         await send(

@@ -19,10 +19,11 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
+from api.http import error_response
 from api.logs import request_fields
 from models.calendar import SHANGHAI
 from models.operations import push_backlog
@@ -251,6 +252,6 @@ async def refresh_scrape_gauges(request: Request, now: datetime) -> None:
 async def metrics_endpoint(request: Request) -> Response:
     """The Prometheus text format, for allowed scrapers only."""
     if not metrics_allowed(request, request.app.state.services.settings):
-        return JSONResponse({"error": "FORBIDDEN", "message": "无权读取监控指标"}, status_code=403)
+        return error_response(403, "FORBIDDEN", "无权读取监控指标")
     await refresh_scrape_gauges(request, datetime.now(SHANGHAI))
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

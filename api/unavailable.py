@@ -14,6 +14,8 @@ from starlette.responses import JSONResponse
 from strawberry.extensions import MaskErrors
 from tortoise.exceptions import DBConnectionError, OperationalError
 
+from api.http import error_response
+
 MESSAGE = "数据库暂不可用，请稍后重试"
 CODE = "SERVICE_UNAVAILABLE"
 RETRY_AFTER_SECONDS = 5
@@ -69,5 +71,5 @@ async def database_down(request: Request, error: Exception) -> JSONResponse:
     """Starlette exception handler: the database failed outside GraphQL execution (signing in a token)."""
     if not is_database_down(error):
         raise error
-    body = {"errors": [{"message": MESSAGE, "extensions": {"code": CODE, "retryAfter": RETRY_AFTER_SECONDS}}]}
-    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return error_response(503, CODE, MESSAGE, headers=retry, retryAfter=RETRY_AFTER_SECONDS)

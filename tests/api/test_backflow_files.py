@@ -108,7 +108,7 @@ async def test_upload_attach_and_download_with_the_records_permissions(
                 assert response.headers["content-type"] == "application/pdf"
                 assert response.headers["x-content-type-options"] == "nosniff"
         anonymous = await get(client, server.url, url, None)
-        assert (anonymous.status_code, anonymous.json()["code"]) == (401, "UNAUTHENTICATED")
+        assert (anonymous.status_code, anonymous.json()["errors"][0]["extensions"]["code"]) == (401, "UNAUTHENTICATED")
         assert (await get(client, server.url, "/files/not-an-id", w.market_officer)).status_code == 404
         missing = to_global_id("EvidenceFile", 999999)
         assert (await get(client, server.url, f"/files/{missing}", w.market_officer)).status_code == 404

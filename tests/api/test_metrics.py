@@ -78,7 +78,7 @@ async def test_metrics_answer_loopback_by_default_and_refuse_other_networks(
     async with app_client(settings, OUTSIDE) as http:
         response = await http.get("/metrics")
         assert response.status_code == 403
-        assert response.json() == {"error": "FORBIDDEN", "message": "无权读取监控指标"}
+        assert response.json() == {"errors": [{"message": "无权读取监控指标", "extensions": {"code": "FORBIDDEN"}}]}
         assert (await http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 403
 
 

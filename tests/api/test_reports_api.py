@@ -107,7 +107,7 @@ async def test_downloads_and_exports_check_permissions_and_mask_personal_data(
         assert full_id not in str(cells) and "********" in str(cells[1][3])
         assert (await client.get("/exports/inbox.pdf", headers=bearer(w["ua"]))).status_code == 404
         bad = await client.get("/exports/inbox.csv?overdue=maybe", headers=bearer(w["ua"]))
-        assert (bad.status_code, bad.json()["error"]["code"]) == (400, "BAD_USER_INPUT")
+        assert (bad.status_code, bad.json()["errors"][0]["extensions"]["code"]) == (400, "BAD_USER_INPUT")
     assert await AuditRecord.filter(action="export_inbox").count() == 2
     assert await AuditRecord.filter(action="export_decisions").count() == 1
     assert await AuditRecord.filter(action="download_report").count() == 1
