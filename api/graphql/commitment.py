@@ -9,7 +9,6 @@ import strawberry
 from api.context import Context, Info
 from api.graphql.backflow import EvidenceFile, evidence_of
 from api.graphql.base import Connection, Node, forbidden, given, query_errors, to_global_id
-from api.graphql.grouped import children
 from api.graphql.nodes import node_loader
 from api.graphql.obligations import Obligation, obligations_of
 from api.graphql.pagination import paginate
@@ -130,7 +129,7 @@ class VerificationTask(Node):
     @strawberry.field
     async def outcomes(self, info: Info) -> list[CommitmentOutcome]:
         viewer = info.context.require_user()
-        rows = await children(info.context, cr.CommitmentOutcome, "verification_id").load(self.row.id)
+        rows = await info.context.loaders.children(cr.CommitmentOutcome, "verification_id").load(self.row.id)
         return [CommitmentOutcome(row=r) for r in rows if cr.can_see_outcome(viewer, r)]
 
     @strawberry.field(description="Evidence files recorded with the result.")
@@ -260,13 +259,13 @@ async def credit_records_of_decision(info: Info, decision: DecisionRow) -> list[
     """For ApprovalDecision.creditRecords: the counterparty's records, to roles that may read credit."""
     if not cr.may_read_credit(info.context.require_user()):
         return []
-    rows = await children(info.context, cr.CreditRecord, "lookup_key").load(cr.decision_key(decision))
+    rows = await info.context.loaders.children(cr.CreditRecord, "lookup_key").load(cr.decision_key(decision))
     return [CreditRecord(row=r) for r in rows]
 
 
 async def verifications_of_decision(info: Info, decision_id: int) -> list[VerificationTask]:
     viewer = info.context.require_user()
-    rows = await children(info.context, cm.VerificationTask, "decision_id").load(decision_id)
+    rows = await info.context.loaders.children(cm.VerificationTask, "decision_id").load(decision_id)
     return [VerificationTask(row=r) for r in rows if cm.can_see_verification(viewer, r)]
 
 

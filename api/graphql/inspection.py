@@ -9,7 +9,6 @@ import strawberry
 from api.context import Context, Info
 from api.graphql.backflow import EvidenceFile, evidence_of
 from api.graphql.base import Connection, Node, given, to_global_id
-from api.graphql.grouped import children
 from api.graphql.nodes import node_loader
 from api.graphql.obligations import Obligation, obligations_of
 from api.graphql.pagination import paginate
@@ -219,16 +218,16 @@ class InspectionTask(Node):
 
     @strawberry.field
     async def invitations(self, info: Info) -> list[InspectionInvitation]:
-        rows = await children(info.context, ins.InspectionInvitation, "task_id").load(self.row.id)
+        rows = await info.context.loaders.children(ins.InspectionInvitation, "task_id").load(self.row.id)
         return [InspectionInvitation(row=r) for r in rows]
 
     @strawberry.field
     async def draws(self, info: Info) -> list[ExpertDraw]:
-        return [ExpertDraw(row=r) for r in await children(info.context, DrawRow, "task_id").load(self.row.id)]
+        return [ExpertDraw(row=r) for r in await info.context.loaders.children(DrawRow, "task_id").load(self.row.id)]
 
     @strawberry.field
     async def opinions(self, info: Info) -> list[InspectionOpinion]:
-        rows = await children(info.context, ins.InspectionOpinion, "task_id").load(self.row.id)
+        rows = await info.context.loaders.children(ins.InspectionOpinion, "task_id").load(self.row.id)
         return [InspectionOpinion(row=r) for r in rows]
 
     @strawberry.field
@@ -251,7 +250,7 @@ class InspectionTask(Node):
 async def _visible_task(context: Context, row: ins.InspectionTask | None) -> InspectionTask | None:
     if row is None:
         return None
-    invitations = await children(context, ins.InspectionInvitation, "task_id").load(row.id)
+    invitations = await context.loaders.children(ins.InspectionInvitation, "task_id").load(row.id)
     invited = [i.department_id for i in invitations]
     return InspectionTask(row=row) if ins.can_see_task(context.require_user(), row, invited) else None
 
@@ -272,7 +271,7 @@ async def _invitation(context: Context, pk: int) -> Node | None:
 
 async def inspections_of_decision(info: Info, decision_id: int) -> list[InspectionTask]:
     """For ApprovalDecision.inspections: the linked tasks the viewer may see."""
-    rows = await children(info.context, ins.InspectionTask, "decision_id").load(decision_id)
+    rows = await info.context.loaders.children(ins.InspectionTask, "decision_id").load(decision_id)
     found = [await _visible_task(info.context, r) for r in rows]
     return [t for t in found if t is not None]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -17,13 +17,6 @@ from models.decision import Decision, DecisionPush
 async def _by_id(model: Any, keys: Sequence[int]) -> list[Any]:
     rows = {r.id: r for r in await model.filter(id__in=list(keys))}
     return [rows.get(k) for k in keys]
-
-
-async def _pushes_by_decision(keys: Sequence[int]) -> list[list[DecisionPush]]:
-    grouped: dict[int, list[DecisionPush]] = {k: [] for k in keys}
-    for push in await DecisionPush.filter(decision_id__in=list(keys)).order_by("id"):
-        grouped[push.decision_id].append(push)
-    return [grouped[k] for k in keys]
 
 
 async def _liaisons_by_department(keys: Sequence[int]) -> list[list[LiaisonAppointment]]:
@@ -44,6 +37,13 @@ async def _supervisors_by_item(keys: Sequence[int]) -> list[list[Department]]:
 M = TypeVar("M", bound=Model)
 
 
+async def _grouped(model: type[M], column: str, keys: Sequence[Hashable]) -> list[list[M]]:
+    grouped: dict[Hashable, list[M]] = {k: [] for k in keys}
+    for row in await model.filter(**{f"{column}__in": list(keys)}).order_by("id"):
+        grouped[getattr(row, column)].append(row)
+    return [grouped[k] for k in keys]
+
+
 class Loaders:
     """One set per request (per event on a socket); each loader is made on first use.
 
@@ -52,6 +52,7 @@ class Loaders:
 
     def __init__(self) -> None:
         self._by_model: dict[type[Model], DataLoader[int, Any]] = {}
+        self._by_column: dict[tuple[type[Model], str], DataLoader[Any, Any]] = {}
         self._keyed: dict[str, DataLoader[Any, Any]] = {}
 
     def keyed(self, name: str, batch: Callable[[Sequence[Any]], Awaitable[list[Any]]]) -> DataLoader[Any, Any]:
@@ -59,6 +60,13 @@ class Loaders:
         loader = self._keyed.get(name)
         if loader is None:
             loader = self._keyed[name] = DataLoader(batch)
+        return loader
+
+    def children(self, model: type[M], column: str) -> DataLoader[Hashable, list[M]]:
+        """Rows of `model` whose `column` equals the key, oldest first, batched over the whole request."""
+        loader = self._by_column.get((model, column))
+        if loader is None:
+            loader = self._by_column[model, column] = DataLoader(lambda k: _grouped(model, column, k))
         return loader
 
     def of(self, model: type[M]) -> DataLoader[int, M | None]:
@@ -89,8 +97,8 @@ class Loaders:
         return DataLoader(lambda k: _by_id(DecisionPush, k))
 
     @cached_property
-    def pushes_of_decision(self) -> DataLoader[int, list[DecisionPush]]:
-        return DataLoader(_pushes_by_decision)
+    def pushes_of_decision(self) -> DataLoader[Hashable, list[DecisionPush]]:
+        return self.children(DecisionPush, "decision_id")
 
     @cached_property
     def liaisons_of_department(self) -> DataLoader[int, list[LiaisonAppointment]]:
