@@ -19,7 +19,6 @@ from arq.utils import timestamp_ms, to_unix_ms
 from redis.exceptions import RedisError
 
 from models.calendar import current_calendar, deadline_at, reminder_moment
-from models.decision import DecisionPush
 from models.event import SEQUENCE_BATCH, EventKind, SequencedEvent, mark_published, sequence_pending, unpublished
 from models.workdays import WorkCalendar
 from workers.metrics import EVENTS_COMMITTED, publish_stamp, record_published
@@ -102,15 +101,6 @@ async def enqueue_wakeups(arq: ArqRedis, wakeups: list[Wakeup], now: datetime) -
             await script(keys=keys, args=[expires_ms, job, to_unix_ms(w.moment), w.job_id], client=pipe)
         results = await pipe.execute()
     return sum(int(r) for r in results)
-
-
-async def schedule_push_wakeups(
-    arq: ArqRedis, push: DecisionPush, now: datetime, calendar: WorkCalendar | None = None
-) -> None:
-    """Art. 20: the reminder and overdue wake-ups of one push's claim deadline."""
-    calendar = calendar or await current_calendar()
-    wakeups = deadline_wakeups("push", push.id, push.claim_due_on, push.claim_deadline, calendar, now)
-    await enqueue_wakeups(arq, wakeups, now)
 
 
 def _due_of(event: SequencedEvent) -> date | None:

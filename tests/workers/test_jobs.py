@@ -10,13 +10,14 @@ from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from tortoise.transactions import in_transaction
 
+from models.calendar import current_calendar
 from models.claim import claim_push, publish_calendar_year
 from models.decision import DecisionPush
 from models.event import Event, EventKind, EventRecipient
 from models.settings import Settings
 from tests import factories as f
 from tests.workers.conftest import Clock, RunJobs, World
-from workers.dispatch import STREAM, flush_outbox, schedule_push_wakeups
+from workers.dispatch import STREAM, deadline_wakeups, enqueue_wakeups, flush_outbox
 from workers.jobs import sweep
 from workers.settings import CRON_JOBS, FUNCTIONS, build_worker
 
@@ -39,6 +40,13 @@ async def issue(world: World, redis: aioredis.Redis, pool: ArqRedis, now: dateti
         decision = await f.decision(world.issuer, world.item, now=now)
     assert await flush_outbox(redis, pool, now) == 1
     return await DecisionPush.get(decision_id=decision.id)
+
+
+async def schedule_push_wakeups(pool: ArqRedis, push: DecisionPush, now: datetime) -> None:
+    """The push's two wake-ups, as the outbox flush schedules them."""
+    calendar = await current_calendar()
+    wakeups = deadline_wakeups("push", push.id, push.claim_due_on, push.claim_deadline, calendar, now)
+    await enqueue_wakeups(pool, wakeups, now)
 
 
 async def events(kind: EventKind) -> list[tuple[int, dict[str, object], list[int]]]:
