@@ -35,7 +35,7 @@ from models.enums import DepartmentKind, Role
 from models.identifiers import make_credit_code
 from tests import factories as f
 
-ROLES = ("anon", "appr", "sup", "liaison", "leader", "admin", "integ")
+ROLES = ("anon", "appr", "sup", "liaison", "leader", "admin", "integ", "auditor")
 SCOPES = ("own", "foreign")
 OUTCOMES = ("allow", "empty", "deny")
 ISSUED, NOW = f.at(2026, 9, 30), f.at(2026, 10, 8)
@@ -241,7 +241,7 @@ CORE_ROWS: dict[str, Case] = {
     "users": Case(f"{{ users(first: 100) {{ {PAGE} }} }}", a_user, "*/own:allow */foreign:empty admin:allow anon:deny"),
     "approvalItems": Case(f"{{ approvalItems(first: 100) {{ {PAGE} }} }}", an_item, "*:allow anon:deny"),
     "decisions": Case(f"{{ decisions(first: 100) {{ {PAGE} }} }}", a_decision, "*/own:allow */foreign:empty admin:allow anon:deny"),
-    "inbox": Case(f"{{ inbox(first: 100) {{ {PAGE} }} }}", a_push, "*:empty sup/own:allow liaison/own:allow leader/own:allow anon:deny"),
+    "inbox": Case(f"{{ inbox(first: 100) {{ {PAGE} }} }}", a_push, "*:empty sup/own:allow liaison/own:allow leader/own:allow auditor/own:allow anon:deny"),
     "addWorkingDays": Case('{ addWorkingDays(start: "2026-09-30", days: 3) }', no_target, "*:allow anon:deny"),
     "calendarYear": Case("{ calendarYear(year: 2026) { year } }", no_target, "*:allow anon:deny"),
     # Mutation

@@ -1,7 +1,7 @@
 """Authorisation-matrix rows: inquiry letters, liaison meetings, the joint conference and public submissions.
 
 Only the approval department convenes meetings, and the joint conference is recorded by an approval
-department's liaison officer or leader, a role pair the matrix's seven roles do not include: every
+department's liaison officer or leader, a role pair the matrix's roles do not include: every
 one of them is denied there, and tests/api/test_meetings.py shows the approval liaison allowed.
 A meeting invitation is personal: only the person invited answers it, not a colleague.
 The public intake is open to everyone; its per-address window is emptied before each cell, since

@@ -323,7 +323,7 @@ ROWS: dict[str, Case] = {
     "agencies": Case(f"{{ agencies(first: 100) {{ {PAGE} }} }}", an_agency, READ),
     "inspectionTasks": Case(f"{{ inspectionTasks(first: 100) {{ {PAGE} }} }}", an_inspection, READ),
     "verificationTasks": Case(f"{{ verificationTasks(first: 100) {{ {PAGE} }} }}", a_verification, READ),
-    "creditRecords": Case(f"{{ creditRecords(first: 100) {{ {PAGE} }} }}", a_credit_record, f"{READ} integ:deny"),
+    "creditRecords": Case(f"{{ creditRecords(first: 100) {{ {PAGE} }} }}", a_credit_record, f"{READ} integ:deny auditor:deny"),
     # Mutation: pools
     "proposeExpert": Case("mutation($i: ProposeExpertInput!) { proposeExpert(input: $i) { errors { code } } }", new_expert, "*:deny sup:allow liaison:allow"),
     "proposeAgency": Case("mutation($i: ProposeAgencyInput!) { proposeAgency(input: $i) { errors { code } } }", new_agency, "*:deny sup:allow liaison:allow"),

@@ -66,6 +66,7 @@ async def world(db: str, redis: aioredis.Redis) -> World:
         "leader": await f.user(supervision, Role.LEADER),
         "admin": await f.user(admin_home, Role.ADMIN),
         "integ": await f.user(approval, Role.INTEGRATION),
+        "auditor": await f.user(supervision, Role.AUDITOR),
     }
     return World(
         approval=approval,
