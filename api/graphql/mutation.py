@@ -14,6 +14,7 @@ from tortoise.models import Model
 from api.auth import issue_token
 from api.context import Info
 from api.graphql.base import UserError, from_global_id, user_errors
+from api.graphql.denials import note_denial
 from api.graphql.inputs import (
     AppointLiaisonInput,
     CreateApprovalItemInput,
@@ -29,7 +30,7 @@ from models.audit import record_audit
 from models.calendar import current_calendar
 from models.db import write_transaction
 from models.enums import Channel, Role
-from models.errors import DomainError
+from models.errors import DomainError, Forbidden
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,6 +44,7 @@ async def run(
     `audited=False` is for work that writes its own, more specific audit record.
 
     A unique-key race (two identical requests at once) is retried once, so the retry sees the winner.
+    A refusal rolls everything back; it is audited after the operation (api/graphql/denials.py).
     """
     for attempt in (1, 2):
         try:
@@ -54,6 +56,9 @@ async def run(
         except IntegrityError:
             if attempt == 2:
                 raise DomainError("数据冲突，请重试", code="CONFLICT") from None
+        except Forbidden as refused:
+            note_denial(info.field_name, refused.code)
+            raise
     await info.context.services.after_commit(info.context.now())
     return result
 

@@ -15,6 +15,7 @@ from api.graphql.backflow import BackflowMutation, BackflowQuery, EvidenceFile, 
 from api.graphql.base import Node
 from api.graphql.commitment import CommitmentOutcome, CommitmentQuery, CreditRecord, VerificationTask
 from api.graphql.commitment_mutation import CommitmentMutation
+from api.graphql.denials import AuditDenials
 from api.graphql.inspection import InspectionInvitation, InspectionQuery, InspectionTask
 from api.graphql.inspection_mutation import InspectionMutation
 from api.graphql.liaison import LIAISON_TYPES, LiaisonMutation, LiaisonQuery
@@ -82,6 +83,7 @@ schema = Schema(
         OperationGuard,
         lambda: MaskCrashes(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
         OperationMetrics,
+        AuditDenials,
     ],
     config=StrawberryConfig(auto_camel_case=True),
 )

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from api.graphql.base import to_global_id
-from models.account import User
-from models.audit import AuditRecord
+from models.account import Department, User
+from models.audit import AuditRecord, verify_chain
 from models.enums import DepartmentKind, Role
 from tests import factories as f
 from tests.api.conftest import Gql
@@ -140,3 +140,44 @@ async def test_only_an_admin_grants_the_auditor_role(db: str, gql: Gql) -> None:
     assert not await User.filter(username="xin_shen_ji").exists()
     granted = await gql(CREATE_USER, {"i": {**new, "roles": ["AUDITOR"]}}, user=p["admin"], now=NOW)
     assert granted["data"]["createUser"] == {"user": {"roles": ["AUDITOR"]}, "errors": []}
+
+
+async def test_refused_mutations_are_audited_though_nothing_was_written(db: str, gql: Gql) -> None:
+    """A missing role, a missing sign-in and a foreign object: each refusal leaves one record."""
+    p = await people()
+    by_role = await gql(
+        'mutation { made: createDepartment(input: {code: "DENIED-1", name: "越权部门", kind: SUPERVISION, '
+        'level: CITY, regionCode: "370800"}) { errors { code } } }',
+        user=p["leader"],
+        now=NOW,
+    )
+    assert by_role["errors"][0]["code"] == "FORBIDDEN"
+    anonymous = await gql(CREATE_DEPARTMENT, {"code": "DENIED-2"}, now=NOW)
+    assert anonymous["errors"][0]["code"] == "UNAUTHENTICATED"
+    other = await f.department()
+    foreign = await gql(
+        "mutation($i: CreateUserInput!) { createUser(input: $i) { errors { code } } }",
+        {
+            "i": {
+                "username": "yue_quan",
+                "password": "Matrix-Pass-2026!",
+                "displayName": "越权账号",
+                "departmentId": to_global_id("Department", other.id),
+                "roles": ["OFFICER"],
+            }
+        },
+        user=p["liaison"],  # a liaison officer manages the accounts of their own department only
+        now=NOW,
+    )
+    assert foreign["data"]["createUser"]["errors"] == [{"code": "FORBIDDEN"}]
+    assert await Department.filter(code__startswith="DENIED").count() == 0
+    assert await User.filter(username="yue_quan").count() == 0
+
+    rows = [r for r in nodes(await gql(RECORDS, {}, user=p["auditor"])) if r["detail"].get("outcome") == "DENIED"]
+    assert [(r["action"], r["detail"]["code"], r["actorId"]) for r in rows] == [
+        ("createDepartment", "FORBIDDEN", to_global_id("User", p["leader"].id)),
+        ("createDepartment", "UNAUTHENTICATED", None),
+        ("createUser", "FORBIDDEN", to_global_id("User", p["liaison"].id)),
+    ]
+    assert all(r["address"] == "127.0.0.1" for r in rows)
+    assert (await verify_chain()).broken is None

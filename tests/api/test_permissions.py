@@ -67,7 +67,7 @@ async def world(db: str) -> dict[str, Any]:
 async def check(
     gql: Gql, world: dict[str, Any], actor: str | None, query: str, variables: dict[str, Any], expected: tuple[str, ...]
 ) -> dict[str, Any]:
-    """Run a mutation as the actor and check the outcome; a refusal writes nothing."""
+    """Run a mutation as the actor and check the outcome; a refusal writes nothing but its audit record."""
     before = await counts()
     result = await gql(query, variables, user=world[actor] if actor else None, now=NOW)
     name = next(iter(result["data"] or {"?": None}))
@@ -80,7 +80,8 @@ async def check(
         assert result["errors"] == []
         assert result["data"][name]["errors"] == []
         return result
-    assert await counts() == before
+    refused = expected[1] in ("FORBIDDEN", "UNAUTHENTICATED")  # a hidden object (…_NOT_FOUND) is no refusal
+    assert await counts() == {**before, "audit": before["audit"] + refused}
     return result
 
 
