@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.migrations.api import migrate as apply_migrations
 from tortoise.migrations.executor import MigrationExecutor
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 APP = "shenguan"
@@ -99,3 +100,49 @@ async def write_transaction() -> AsyncIterator[BaseDBAsyncClient]:
         if conn.capabilities.dialect == "sqlite":
             await conn.execute_query("UPDATE calendar_state SET version = version WHERE 0")
         yield conn
+
+
+def parameter(conn: BaseDBAsyncClient, n: int) -> str:
+    """The n-th (1-based) query parameter in the connection's dialect."""
+    return "?" if conn.capabilities.dialect == "sqlite" else f"${n}"
+
+
+# PostgreSQL takes at most 32,767 parameters per statement, SQLite (≥ 3.32) 32,766.
+MAX_PARAMETERS = 32_000
+
+
+async def insert_rows(rows: Sequence[Model], *, returning_ids: bool = True) -> None:
+    """Insert new rows of one model, many per statement; with `returning_ids`, each row gets its id.
+
+    Model.bulk_create cannot stand in: on PostgreSQL it runs executemany in a savepoint and learns
+    no ids, and a pushed decision needs its pushes' ids for their events. The ids come back through
+    RETURNING; SQLite returns them in no promised order, but both databases hand them out in the
+    order of the VALUES rows, so the sorted ids are the rows' ids in order. Values go through each
+    field's own conversion (sealing, JSON, timestamps), as Model.save would send them.
+    """
+    if not rows:
+        return
+    meta = type(rows[0])._meta
+    conn = meta.db
+    fields_ = [meta.fields_map[name] for name in meta.fields_db_projection if not meta.fields_map[name].generated]
+    names = ", ".join(f'"{meta.fields_db_projection[field.model_field_name]}"' for field in fields_)
+    head = f'INSERT INTO "{meta.db_table}" ({names}) VALUES '
+    returning = f' RETURNING "{meta.db_pk_column}"' if returning_ids else ""
+    per_statement = MAX_PARAMETERS // len(fields_)
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values: list[Any] = []
+        tuples: list[str] = []
+        for row in chunk:
+            first = len(values) + 1
+            values += [field.to_db_value(getattr(row, field.model_field_name), row) for field in fields_]
+            tuples.append("(" + ", ".join(parameter(conn, first + i) for i in range(len(fields_))) + ")")
+        sql = head + ", ".join(tuples) + returning
+        if not returning_ids:
+            await conn.execute_query(sql, values)
+            continue
+        # execute_query_dict: the asyncpg client's execute_query drops the rows of an INSERT.
+        ids = sorted(r[meta.db_pk_column] for r in await conn.execute_query_dict(sql, values))
+        for row, pk in zip(chunk, ids, strict=True):
+            row.pk = pk
+            row._saved_in_db = True

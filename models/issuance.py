@@ -9,6 +9,7 @@ from models.account import PHONE_RE, Department, User, check_length
 from models.calendar import current_calendar, deadline_at, local_date
 from models.catalogue import ApprovalItem, route_decision
 from models.commitment import commitment_errors, open_verifications
+from models.db import insert_rows
 from models.decision import (
     CLAIM_WORKING_DAYS,
     Decision,
@@ -20,7 +21,7 @@ from models.decision import (
 )
 from models.enums import Channel, CounterpartyKind, DepartmentKind, Role
 from models.errors import DomainError, Duplicate, Forbidden, InvalidInput, NotFound, raise_all
-from models.event import EventKind, record_event
+from models.event import EventKind, NewEvent, record_events
 from models.identifiers import (
     citizen_id_is_valid,
     credit_code_is_valid,
@@ -204,17 +205,36 @@ async def record_decision(
 
     The caller has validated `data`, resolved its routing and ruled out its document number.
     """
-    decision = await _create_decision(actor, issuer, data, fingerprint(data))
-    for department_id in department_ids:
-        await create_push(decision, department_id, now=now, calendar=calendar)
-    if decision.commitment_based:
-        await open_verifications(decision, department_ids, now=now, calendar=calendar)
+    [decision] = await record_decisions(actor, issuer, [(data, department_ids)], now=now, calendar=calendar)
     return decision
 
 
-async def _create_decision(actor: User, issuer: Department, data: DecisionInput, digest: str) -> Decision:
+async def record_decisions(
+    actor: User,
+    issuer: Department,
+    batch: list[tuple[DecisionInput, list[int]]],
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> list[Decision]:
+    """record_decision for many checked decisions at once, each with the departments it is routed to.
+
+    Set-wise: the decisions, their pushes, the pushes' events and their recipients take one
+    multi-row statement each (more only past the databases' parameter limits), not one per row.
+    """
+    decisions = [_new_decision(actor, issuer, data) for data, _ in batch]
+    await insert_rows(decisions)
+    routed = [(d, department_id) for d, (_, ids) in zip(decisions, batch, strict=True) for department_id in ids]
+    await create_pushes(routed, now=now, calendar=calendar)
+    for decision, (_, department_ids) in zip(decisions, batch, strict=True):
+        if decision.commitment_based:
+            await open_verifications(decision, department_ids, now=now, calendar=calendar)
+    return decisions
+
+
+def _new_decision(actor: User, issuer: Department, data: DecisionInput) -> Decision:
     cp = data.counterparty
-    return await Decision.create(
+    return Decision(
         issuer_id=issuer.id,
         item_id=data.item_id,
         document_number=data.document_number,
@@ -231,7 +251,7 @@ async def _create_decision(actor: User, issuer: Department, data: DecisionInput,
         contact_name=cp.contact_name,
         phone=cp.phone,
         address=cp.address,
-        content_hash=digest,
+        content_hash=fingerprint(data),
         commitment_based=data.commitment_based,
         created_by_id=actor.id,
     )
@@ -246,22 +266,45 @@ async def create_push(
     rerouted_from_id: int | None = None,
 ) -> DecisionPush:
     """Art. 20: a push with its claim deadline (3 working days, end of day) and its event."""
-    today = local_date(now)
-    due = calendar.add_working_days(today, CLAIM_WORKING_DAYS)
-    push = await DecisionPush.create(
-        decision_id=decision.id,
-        department_id=department_id,
-        pushed_at=now,
-        claim_due_on=due,
-        claim_deadline=deadline_at(due),
-        deadline_provisional=calendar.is_provisional(today, due),
-        rerouted_from_id=rerouted_from_id,
-    )
-    await record_event(
-        EventKind.PUSH_CREATED,
-        subject_type="DecisionPush",
-        subject_id=push.id,
-        departments=[department_id],
-        payload={"pushId": push.id, "decisionId": decision.id, "dueOn": due.isoformat()},
+    [push] = await create_pushes(
+        [(decision, department_id)], now=now, calendar=calendar, rerouted_from_id=rerouted_from_id
     )
     return push
+
+
+async def create_pushes(
+    routed: list[tuple[Decision, int]],
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    rerouted_from_id: int | None = None,
+) -> list[DecisionPush]:
+    """create_push for each (decision, department) pair; all pushed now, so all due the same day."""
+    today = local_date(now)
+    due = calendar.add_working_days(today, CLAIM_WORKING_DAYS)
+    pushes = [
+        DecisionPush(
+            decision_id=decision.id,
+            department_id=department_id,
+            pushed_at=now,
+            claim_due_on=due,
+            claim_deadline=deadline_at(due),
+            deadline_provisional=calendar.is_provisional(today, due),
+            rerouted_from_id=rerouted_from_id,
+        )
+        for decision, department_id in routed
+    ]
+    await insert_rows(pushes)
+    await record_events(
+        [
+            NewEvent(
+                EventKind.PUSH_CREATED,
+                subject_type="DecisionPush",
+                subject_id=push.id,
+                departments=[push.department_id],
+                payload={"pushId": push.id, "decisionId": push.decision_id, "dueOn": due.isoformat()},
+            )
+            for push in pushes
+        ]
+    )
+    return pushes
