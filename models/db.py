@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
+import re
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from tortoise import Tortoise, connections
+from tortoise import Tortoise, connections, timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields import Field
 from tortoise.migrations.api import migrate as apply_migrations
 from tortoise.migrations.executor import MigrationExecutor
 from tortoise.models import Model
@@ -109,40 +113,102 @@ def parameter(conn: BaseDBAsyncClient, n: int) -> str:
 
 # PostgreSQL takes at most 32,767 parameters per statement, SQLite (≥ 3.32) 32,766.
 MAX_PARAMETERS = 32_000
+M = TypeVar("M", bound=Model)
 
 
-async def insert_rows(rows: Sequence[Model], *, returning_ids: bool = True) -> None:
-    """Insert new rows of one model, many per statement; with `returning_ids`, each row gets its id.
+async def insert_rows(model: type[Model], rows: Sequence[dict[str, Any]], *, returning_ids: bool = True) -> None:
+    """Insert new rows of one model set-wise; each row is a dict of field values.
+
+    Each dict is completed in place as stored: the model's defaults for the fields it leaves out
+    (one creation time for the whole call) and, with `returning_ids`, its new primary key. Values go
+    through each field's own conversion (sealing, JSON, time zones), as Model.save would send them.
 
     Model.bulk_create cannot stand in: on PostgreSQL it runs executemany in a savepoint and learns
-    no ids, and a pushed decision needs its pushes' ids for their events. The ids come back through
-    RETURNING; SQLite returns them in no promised order, but both databases hand them out in the
-    order of the VALUES rows, so the sorted ids are the rows' ids in order. Values go through each
-    field's own conversion (sealing, JSON, timestamps), as Model.save would send them.
+    no ids, and a push's id goes into its event. Nor are model instances made per row: building
+    them cost more than writing the rows. PostgreSQL gets one array per column (`unnest`): one
+    statement whatever the number of rows, prepared once per connection. SQLite gets multi-row
+    VALUES. The ids come back through RETURNING in no promised order, but both databases hand them
+    out in the order the rows are inserted, so the sorted ids are the rows' ids in order.
     """
     if not rows:
         return
-    meta = type(rows[0])._meta
+    meta = model._meta
     conn = meta.db
-    fields_ = [meta.fields_map[name] for name in meta.fields_db_projection if not meta.fields_map[name].generated]
-    names = ", ".join(f'"{meta.fields_db_projection[field.model_field_name]}"' for field in fields_)
-    head = f'INSERT INTO "{meta.db_table}" ({names}) VALUES '
+    fields_ = _written_fields(model)
+    for name, default in _defaults(model).items():
+        for row in rows:
+            if name not in row:
+                row[name] = copy.copy(default) if isinstance(default, (list, dict)) else default
+    columns = ", ".join(f'"{meta.fields_db_projection[field.model_field_name]}"' for field in fields_)
+    head = f'INSERT INTO "{meta.db_table}" ({columns}) '
     returning = f' RETURNING "{meta.db_pk_column}"' if returning_ids else ""
-    per_statement = MAX_PARAMETERS // len(fields_)
+    postgres = conn.capabilities.dialect == "postgres"
+    per_statement = len(rows) if postgres else MAX_PARAMETERS // len(fields_)
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        values: list[Any] = []
-        tuples: list[str] = []
-        for row in chunk:
-            first = len(values) + 1
-            values += [field.to_db_value(getattr(row, field.model_field_name), row) for field in fields_]
-            tuples.append("(" + ", ".join(parameter(conn, first + i) for i in range(len(fields_))) + ")")
-        sql = head + ", ".join(tuples) + returning
+        if postgres:
+            sql = head + _unnest_sql(model) + returning
+            values: list[Any] = [
+                [field.to_db_value(row[field.model_field_name], model) for row in chunk] for field in fields_
+            ]
+        else:
+            sql = head + _values_sql(len(fields_), len(chunk)) + returning
+            values = [field.to_db_value(row[field.model_field_name], model) for row in chunk for field in fields_]
         if not returning_ids:
             await conn.execute_query(sql, values)
             continue
         # execute_query_dict: the asyncpg client's execute_query drops the rows of an INSERT.
-        ids = sorted(r[meta.db_pk_column] for r in await conn.execute_query_dict(sql, values))
-        for row, pk in zip(chunk, ids, strict=True):
-            row.pk = pk
-            row._saved_in_db = True
+        returned = await conn.execute_query_dict(sql, values)
+        for row, pk in zip(chunk, sorted(r[meta.db_pk_column] for r in returned), strict=True):
+            row[meta.pk_attr] = pk
+
+
+def stored(model: type[M], row: dict[str, Any]) -> M:
+    """The instance of a row insert_rows has written."""
+    instance = model(**row)
+    instance._saved_in_db = True
+    return instance
+
+
+def _defaults(model: type[Model]) -> dict[str, Any]:
+    """What a new instance holds for each field it is not given; creation times are now."""
+    template = model()
+    now = timezone.localtime()
+    return {
+        field.model_field_name: (
+            field.to_python_value(now)
+            if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False)
+            else getattr(template, field.model_field_name)
+        )
+        for field in _written_fields(model)
+    }
+
+
+@functools.lru_cache(maxsize=256)
+def _values_sql(columns: int, rows: int) -> str:
+    """SQLite: the VALUES list of a multi-row insert, `rows` tuples of `columns` parameters each."""
+    return "VALUES " + ", ".join(["(" + ", ".join("?" * columns) + ")"] * rows)
+
+
+_SIZE = re.compile(r"\(\d+\)")
+
+
+@functools.cache
+def _unnest_sql(model: type[Model]) -> str:
+    """PostgreSQL: the rows as one array parameter per column, each cast to its column's type.
+
+    Unsized (VARCHAR, not VARCHAR(64)): an explicit cast to a sized type would cut an overlong
+    value silently, where the insert's own assignment refuses it.
+    """
+    arrays = []
+    for n, field in enumerate(_written_fields(model), 1):
+        types = field.get_db_field_types() or {}
+        arrays.append(f"${n}::{_SIZE.sub('', types.get('postgres', types['']))}[]")
+    return f"SELECT * FROM unnest({', '.join(arrays)})"
+
+
+@functools.cache
+def _written_fields(model: type[Model]) -> list[Field[Any]]:
+    """The fields an insert sends, in one fixed order (all but the generated key)."""
+    meta = model._meta
+    return [meta.fields_map[name] for name in meta.fields_db_projection if not meta.fields_map[name].generated]

@@ -18,7 +18,7 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from models.db import insert_rows, parameter, write_transaction
+from models.db import insert_rows, parameter, stored, write_transaction
 
 SEQUENCER_LOCK_KEY = 0x5347_4E31  # pg_advisory_xact_lock key of the one sequencer
 
@@ -151,27 +151,31 @@ async def record_event(
 ) -> Event:
     """Append an event to the outbox inside the caller's transaction."""
     [event] = await record_events([NewEvent(kind, subject_type, subject_id, departments, payload or {}, roles or [])])
-    return event
+    return stored(Event, event)
 
 
-async def record_events(new: list[NewEvent]) -> list[Event]:
+async def record_events(new: list[NewEvent]) -> list[dict[str, Any]]:
     """Append events to the outbox inside the caller's transaction: two statements however many.
 
-    Their ids follow the list's order, and so will their cursors.
+    Returns the rows as stored. Their ids follow the list's order, and so will their cursors.
     """
-    events = [
-        Event(kind=e.kind.value, subject_type=e.subject_type, subject_id=e.subject_id, payload=e.payload, roles=e.roles)
+    events: list[dict[str, Any]] = [
+        {
+            "kind": e.kind.value,
+            "subject_type": e.subject_type,
+            "subject_id": e.subject_id,
+            "payload": e.payload,
+            "roles": e.roles,
+        }
         for e in new
     ]
-    await insert_rows(events)
-    await insert_rows(
-        [
-            EventRecipient(event_id=event.id, department_id=d)
-            for event, e in zip(events, new, strict=True)
-            for d in sorted(set(e.departments))
-        ],
-        returning_ids=False,
-    )
+    await insert_rows(Event, events)
+    recipients: list[dict[str, Any]] = [
+        {"event_id": event["id"], "department_id": d}
+        for event, e in zip(events, new, strict=True)
+        for d in sorted(set(e.departments))
+    ]
+    await insert_rows(EventRecipient, recipients, returning_ids=False)
     return events
 
 
