@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import asyncpg
 from tortoise import Tortoise, connections, timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.fields import Field
 from tortoise.migrations.api import migrate as apply_migrations
 from tortoise.migrations.executor import MigrationExecutor
@@ -53,9 +55,33 @@ def with_sqlite_pragmas(url: str) -> str:
     return url
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no type hints
+    """A PostgreSQL connection that goes back to the pool without asyncpg's session reset query.
+
+    The reset (unlock advisory locks, close cursors, unlisten, reset settings) is one more round trip
+    each time a connection returns to the pool, that is after every statement run outside a
+    transaction. The platform leaves no such session state behind: its advisory locks end with their
+    transaction, and it opens no cursor outside one, listens to nothing and sets nothing. A
+    transaction left open is still rolled back on release (Connection.reset does that apart from
+    the query).
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+def connection_config(database_url: str) -> str | dict[str, Any]:
+    """The default connection: SQLite with its pragmas; PostgreSQL with pooled connections as above."""
+    if urlsplit(database_url).scheme not in ("postgres", "postgresql", "asyncpg"):
+        return with_sqlite_pragmas(database_url)
+    config = expand_db_url(database_url)
+    config["credentials"]["connection_class"] = PooledConnection
+    return config
+
+
 def orm_config(database_url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": with_sqlite_pragmas(database_url)},
+        "connections": {"default": connection_config(database_url)},
         "apps": {APP: {"models": MODEL_MODULES, "default_connection": "default", "migrations": "models.migrations"}},
         "use_tz": True,
         "timezone": "Asia/Shanghai",
@@ -135,10 +161,7 @@ async def insert_rows(model: type[Model], rows: Sequence[dict[str, Any]], *, ret
     meta = model._meta
     conn = meta.db
     fields_ = _written_fields(model)
-    for name, default in _defaults(model).items():
-        for row in rows:
-            if name not in row:
-                row[name] = copy.copy(default) if isinstance(default, (list, dict)) else default
+    _fill_defaults(model, rows)
     columns = ", ".join(f'"{meta.fields_db_projection[field.model_field_name]}"' for field in fields_)
     head = f'INSERT INTO "{meta.db_table}" ({columns}) '
     returning = f' RETURNING "{meta.db_pk_column}"' if returning_ids else ""
@@ -149,11 +172,11 @@ async def insert_rows(model: type[Model], rows: Sequence[dict[str, Any]], *, ret
         if postgres:
             sql = head + _unnest_sql(model) + returning
             values: list[Any] = [
-                [field.to_db_value(row[field.model_field_name], model) for row in chunk] for field in fields_
+                [_to_db(field, row[field.model_field_name], model) for row in chunk] for field in fields_
             ]
         else:
             sql = head + _values_sql(len(fields_), len(chunk)) + returning
-            values = [field.to_db_value(row[field.model_field_name], model) for row in chunk for field in fields_]
+            values = [_to_db(field, row[field.model_field_name], model) for row in chunk for field in fields_]
         if not returning_ids:
             await conn.execute_query(sql, values)
             continue
@@ -163,6 +186,17 @@ async def insert_rows(model: type[Model], rows: Sequence[dict[str, Any]], *, ret
             row[meta.pk_attr] = pk
 
 
+def db_value(model: type[Model], name: str, value: Any) -> Any:
+    """A field's value as the database receives it from an instance of the model."""
+    return _to_db(model._meta.fields_map[name], value, model)
+
+
+def _to_db(field: Field[Any], value: Any, model: type[Model]) -> Any:
+    # First as an instance holds it (datetimes in the configured time zone: SQLite compares them
+    # as text), then as the database takes it (sealed, JSON, ...).
+    return field.to_db_value(field.to_python_value(value), model)
+
+
 def stored(model: type[M], row: dict[str, Any]) -> M:
     """The instance of a row insert_rows has written."""
     instance = model(**row)
@@ -170,18 +204,19 @@ def stored(model: type[M], row: dict[str, Any]) -> M:
     return instance
 
 
-def _defaults(model: type[Model]) -> dict[str, Any]:
-    """What a new instance holds for each field it is not given; creation times are now."""
-    template = model()
+def _fill_defaults(model: type[Model], rows: Sequence[dict[str, Any]]) -> None:
+    """Give each row the model's default for each field it leaves out, as a new instance would get.
+
+    Model.__init__'s rules without building an instance; creation times are one moment per call.
+    """
     now = timezone.localtime()
-    return {
-        field.model_field_name: (
-            field.to_python_value(now)
-            if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False)
-            else getattr(template, field.model_field_name)
-        )
-        for field in _written_fields(model)
-    }
+    for field in _written_fields(model):
+        name, default = field.model_field_name, field.default
+        if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
+            default = field.to_python_value(now)
+        for row in rows:
+            if name not in row:
+                row[name] = default() if callable(default) else default
 
 
 @functools.lru_cache(maxsize=256)

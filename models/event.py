@@ -18,7 +18,7 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from models.db import insert_rows, parameter, stored, write_transaction
+from models.db import db_value, insert_rows, parameter, stored, write_transaction
 
 SEQUENCER_LOCK_KEY = 0x5347_4E31  # pg_advisory_xact_lock key of the one sequencer
 
@@ -228,7 +228,8 @@ async def sequence_pending(now: datetime, limit: int = SEQUENCE_BATCH) -> int:
     """Give committed, unsequenced events the next cursors, in id order, under one lock."""
     async with _sequencer() as conn:
         count, _ = await conn.execute_query(
-            _SEQUENCE.format(now=parameter(conn, 1), limit=parameter(conn, 2)), [_sequenced_at(now), limit]
+            _SEQUENCE.format(now=parameter(conn, 1), limit=parameter(conn, 2)),
+            [db_value(Event, "sequenced_at", now), limit],
         )
         return count
 
@@ -244,7 +245,7 @@ async def sequence_for_publishing(now: datetime) -> Outgoing:
         return Outgoing(sequenced, events, sequenced == SEQUENCE_BATCH or len(events) == PUBLISH_BATCH)
     async with _sequencer() as conn:
         sql = _SEQUENCE_AND_COLLECT.format(now="$1", limit="$2", waiting="$3")
-        rows = await conn.execute_query_dict(sql, [_sequenced_at(now), SEQUENCE_BATCH, PUBLISH_BATCH])
+        rows = await conn.execute_query_dict(sql, [db_value(Event, "sequenced_at", now), SEQUENCE_BATCH, PUBLISH_BATCH])
     sequenced = len({row["id"] for row in rows if row["is_new"]})
     events = _grouped(rows)
     return Outgoing(sequenced, events, sequenced == SEQUENCE_BATCH or len(events) - sequenced == PUBLISH_BATCH)
@@ -257,10 +258,6 @@ async def _sequencer() -> AsyncIterator[BaseDBAsyncClient]:
         if conn.capabilities.dialect == "postgres":
             await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [SEQUENCER_LOCK_KEY])
         yield conn
-
-
-def _sequenced_at(now: datetime) -> Any:
-    return Event._meta.fields_map["sequenced_at"].to_db_value(now, Event)
 
 
 def _grouped(rows: list[dict[str, Any]]) -> list[SequencedEvent]:
@@ -330,7 +327,7 @@ async def mark_published(seqs: list[int], now: datetime) -> None:
         conn = Event._meta.db
         listed = ", ".join(parameter(conn, n) for n in range(2, len(seqs) + 2))
         sql = f"UPDATE event SET published_at = {parameter(conn, 1)} WHERE seq IN ({listed}) AND published_at IS NULL"
-        await conn.execute_query(sql, [Event._meta.fields_map["published_at"].to_db_value(now, Event), *seqs])
+        await conn.execute_query(sql, [db_value(Event, "published_at", now), *seqs])
 
 
 async def load_for_department(department_id: int, after: int, upto: int, limit: int = 500) -> list[SequencedEvent]:
