@@ -193,8 +193,9 @@ def db_value(model: type[Model], name: str, value: Any) -> Any:
 
 def _to_db(field: Field[Any], value: Any, model: type[Model]) -> Any:
     # First as an instance holds it (datetimes in the configured time zone: SQLite compares them
-    # as text), then as the database takes it (sealed, JSON, ...).
-    return field.to_db_value(field.to_python_value(value), model)
+    # as text), then as the database takes it (sealed, JSON, ...). NULL needs neither (the
+    # database refuses it where the column does not take it).
+    return None if value is None else field.to_db_value(field.to_python_value(value), model)
 
 
 def stored(model: type[M], row: dict[str, Any]) -> M:

@@ -206,8 +206,8 @@ async def record_decision(
 
     The caller has validated `data`, resolved its routing and ruled out its document number.
     """
-    [decision] = await record_decisions(actor, issuer, [(data, department_ids)], now=now, calendar=calendar)
-    return decision
+    [row] = await record_decisions(actor, issuer, [(data, department_ids)], now=now, calendar=calendar)
+    return stored(Decision, row)
 
 
 async def record_decisions(
@@ -217,21 +217,20 @@ async def record_decisions(
     *,
     now: datetime,
     calendar: WorkCalendar,
-) -> list[Decision]:
+) -> list[dict[str, Any]]:
     """record_decision for many checked decisions at once, each with the departments it is routed to.
 
     Set-wise: the decisions, their pushes, the pushes' events and their recipients take one
-    multi-row statement each (more only past the databases' parameter limits), not one per row.
+    multi-row statement each, not one per row. Returns the decisions' rows as stored.
     """
     rows = [_decision_row(actor, issuer, data) for data, _ in batch]
     await insert_rows(Decision, rows)
-    decisions = [stored(Decision, row) for row in rows]
-    routed = [(d.id, department_id) for d, (_, ids) in zip(decisions, batch, strict=True) for department_id in ids]
+    routed = [(row["id"], department_id) for row, (_, ids) in zip(rows, batch, strict=True) for department_id in ids]
     await _write_pushes(routed, now=now, calendar=calendar)
-    for decision, (_, department_ids) in zip(decisions, batch, strict=True):
-        if decision.commitment_based:
-            await open_verifications(decision, department_ids, now=now, calendar=calendar)
-    return decisions
+    for row, (data, department_ids) in zip(rows, batch, strict=True):
+        if data.commitment_based:
+            await open_verifications(stored(Decision, row), department_ids, now=now, calendar=calendar)
+    return rows
 
 
 def _decision_row(actor: User, issuer: Department, data: DecisionInput) -> dict[str, Any]:
