@@ -113,8 +113,11 @@ async def record_audit(
     address: str = "",
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
-    """Append one audit record to the chain, in the caller's transaction (or its own)."""
-    async with write_transaction() as conn:
+    """Append one audit record to the chain, in the caller's transaction (or its own).
+
+    A record fails only with the caller's transaction, so it joins that one (no savepoint).
+    """
+    async with write_transaction(join=True) as conn:
         if conn.capabilities.dialect == "postgres":
             await conn.execute_query(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")
         _, last = await conn.execute_query("SELECT row_hash FROM audit_record ORDER BY id DESC LIMIT 1")
