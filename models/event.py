@@ -184,35 +184,27 @@ PUBLISH_BATCH = 500
 # The next cursors follow the highest one given so far, in id order. Every statement that numbers
 # runs under the sequencer's lock and after it was taken, so that its snapshot sees every earlier
 # batch (PostgreSQL takes a statement's snapshot when the statement starts).
-_NUMBERED = """
-(SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n
- FROM (SELECT id FROM event WHERE seq IS NULL ORDER BY id LIMIT {limit}) AS pending) AS numbered,
-(SELECT COALESCE(MAX(seq), 0) AS top FROM event) AS edge
+_SEQUENCE = """
+UPDATE event SET seq = edge.top + numbered.n, sequenced_at = {now}
+FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n
+      FROM (SELECT id FROM event WHERE seq IS NULL ORDER BY id LIMIT {limit}) AS pending) AS numbered,
+     (SELECT COALESCE(MAX(seq), 0) AS top FROM event) AS edge
+WHERE event.id = numbered.id
 """
-_SEQUENCE = (
-    "UPDATE event SET seq = edge.top + numbered.n, sequenced_at = {now} FROM "
-    + _NUMBERED
-    + (" WHERE event.id = numbered.id")
-)
+_WAITING = "SELECT * FROM event WHERE seq IS NOT NULL AND published_at IS NULL ORDER BY seq LIMIT {waiting}"
+# Events with their audiences: a row per event and recipient department (one, with NULL, for none).
+_WITH_AUDIENCE = """
+SELECT e.*, r.department_id AS audience FROM {events} AS e LEFT JOIN event_recipient AS r ON r.event_id = e.id
+ORDER BY e.seq, r.department_id
+"""
 # PostgreSQL, in one statement: number a batch, and return it with what earlier passes numbered but
 # could not publish (`waiting` reads the snapshot from before the update), each with its audience.
 _SEQUENCE_AND_COLLECT = (
-    "WITH fresh AS ("
-    + _SEQUENCE
-    + """ RETURNING event.*),
-waiting AS (SELECT * FROM event WHERE seq IS NOT NULL AND published_at IS NULL ORDER BY seq LIMIT {waiting}),
-batch AS (SELECT *, TRUE AS is_new FROM fresh UNION ALL SELECT *, FALSE AS is_new FROM waiting)
-SELECT batch.*, r.department_id AS audience FROM batch LEFT JOIN event_recipient AS r ON r.event_id = batch.id
-ORDER BY batch.seq, r.department_id
-"""
+    f"WITH fresh AS ({_SEQUENCE} RETURNING event.*), waiting AS ({_WAITING}),"
+    " batch AS (SELECT *, TRUE AS is_new FROM fresh UNION ALL SELECT *, FALSE AS is_new FROM waiting)"
+    + _WITH_AUDIENCE.format(events="batch")
 )
-# The same read for any database: sequenced, unpublished events with their audiences.
-_UNPUBLISHED = """
-SELECT e.*, r.department_id AS audience
-FROM (SELECT * FROM event WHERE seq IS NOT NULL AND published_at IS NULL ORDER BY seq LIMIT {limit}) AS e
-LEFT JOIN event_recipient AS r ON r.event_id = e.id
-ORDER BY e.seq, r.department_id
-"""
+_UNPUBLISHED = _WITH_AUDIENCE.format(events=f"({_WAITING})")
 
 
 @dataclass(frozen=True)
@@ -319,7 +311,7 @@ async def _edge_sequence(order: str) -> int:
 async def unpublished(limit: int = PUBLISH_BATCH) -> list[SequencedEvent]:
     """Sequenced events not yet handed to the live transport (the sweep republishes them)."""
     conn = Event._meta.db
-    return _grouped(await conn.execute_query_dict(_UNPUBLISHED.format(limit=parameter(conn, 1)), [limit]))
+    return _grouped(await conn.execute_query_dict(_UNPUBLISHED.format(waiting=parameter(conn, 1)), [limit]))
 
 
 async def mark_published(seqs: list[int], now: datetime) -> None:
