@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from tortoise.exceptions import BaseORMException
 from tqdm import tqdm
@@ -40,7 +40,6 @@ from models.issuance import (
 )
 
 MAX_LISTED_ERRORS = 50
-T = TypeVar("T")
 _LOOKUP_CHUNK = 500
 WRITE_CHUNK = 500  # decisions written set-wise at a time: a few statements each, and a step of the progress bar
 
