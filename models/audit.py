@@ -21,7 +21,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from models.account import User
-from models.db import write_transaction
+from models.db import insert_rows, stored, write_transaction
 from models.enums import Role
 from models.errors import Forbidden
 
@@ -113,26 +113,29 @@ async def record_audit(
     address: str = "",
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
-    """Append one audit record to the chain, in the caller's transaction (or its own)."""
-    async with write_transaction() as conn:
+    """Append one audit record to the chain, in the caller's transaction (or its own).
+
+    A record fails only with the caller's transaction, so it joins that one (no savepoint).
+    """
+    async with write_transaction(join=True) as conn:
         if conn.capabilities.dialect == "postgres":
             await conn.execute_query(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")
-        last = await AuditRecord.all().using_db(conn).order_by("-id").only("id", "row_hash").first()
+        _, last = await conn.execute_query("SELECT row_hash FROM audit_record ORDER BY id DESC LIMIT 1")
         # Microseconds survive both databases; the stored instant is the hashed one.
-        record = AuditRecord(
-            at=datetime.now(UTC),
-            action=action,
-            actor_id=actor_id,
-            department_id=department_id,
-            object_type=object_type,
-            object_id=str(object_id)[:64],
-            address=address[:64],
-            detail=detail or {},
-            prev_hash=last.row_hash if last else GENESIS,
-        )
-        record.row_hash = hash_of(record)
-        await record.save(using_db=conn)
-        return record
+        row: dict[str, Any] = {
+            "at": datetime.now(UTC),
+            "action": action,
+            "actor_id": actor_id,
+            "department_id": department_id,
+            "object_type": object_type,
+            "object_id": str(object_id)[:64],
+            "address": address[:64],
+            "detail": detail or {},
+            "prev_hash": last[0]["row_hash"] if last else GENESIS,
+        }
+        row["row_hash"] = chain_hash(**row)
+        await insert_rows(AuditRecord, [row])
+        return stored(AuditRecord, row)
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,18 @@ never skip an event whose transaction committed later than one numbered after it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from models.db import write_transaction
+from models.db import db_value, insert_rows, parameter, stored, write_transaction
 
 SEQUENCER_LOCK_KEY = 0x5347_4E31  # pg_advisory_xact_lock key of the one sequencer
 
@@ -125,6 +128,18 @@ class SequencedEvent:
     created_at: datetime | None = None  # when it was written: the start of its commit→publish lag
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append to the outbox: what happened to which subject, and who may see it."""
+
+    kind: EventKind
+    subject_type: str
+    subject_id: int
+    departments: list[int]
+    payload: dict[str, Any] = field(default_factory=dict)
+    roles: list[str] = field(default_factory=list)
+
+
 async def record_event(
     kind: EventKind,
     *,
@@ -135,32 +150,117 @@ async def record_event(
     roles: list[str] | None = None,
 ) -> Event:
     """Append an event to the outbox inside the caller's transaction."""
-    event = await Event.create(
-        kind=kind.value, subject_type=subject_type, subject_id=subject_id, payload=payload or {}, roles=roles or []
-    )
-    await EventRecipient.bulk_create(
-        [EventRecipient(event_id=event.id, department_id=d) for d in sorted(set(departments))]
-    )
-    return event
+    [event] = await record_events([NewEvent(kind, subject_type, subject_id, departments, payload or {}, roles or [])])
+    return stored(Event, event)
+
+
+async def record_events(new: list[NewEvent]) -> list[dict[str, Any]]:
+    """Append events to the outbox inside the caller's transaction: two statements however many.
+
+    Returns the rows as stored. Their ids follow the list's order, and so will their cursors.
+    """
+    events: list[dict[str, Any]] = [
+        {
+            "kind": e.kind.value,
+            "subject_type": e.subject_type,
+            "subject_id": e.subject_id,
+            "payload": e.payload,
+            "roles": e.roles,
+        }
+        for e in new
+    ]
+    await insert_rows(Event, events)
+    recipients: list[dict[str, Any]] = [
+        {"event_id": event["id"], "department_id": d}
+        for event, e in zip(events, new, strict=True)
+        for d in sorted(set(e.departments))
+    ]
+    await insert_rows(EventRecipient, recipients, returning_ids=False)
+    return events
 
 
 SEQUENCE_BATCH = 1000
+PUBLISH_BATCH = 500
+# The next cursors follow the highest one given so far, in id order. Every statement that numbers
+# runs under the sequencer's lock and after it was taken, so that its snapshot sees every earlier
+# batch (PostgreSQL takes a statement's snapshot when the statement starts).
+_SEQUENCE = """
+UPDATE event SET seq = edge.top + numbered.n, sequenced_at = {now}
+FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n
+      FROM (SELECT id FROM event WHERE seq IS NULL ORDER BY id LIMIT {limit}) AS pending) AS numbered,
+     (SELECT COALESCE(MAX(seq), 0) AS top FROM event) AS edge
+WHERE event.id = numbered.id
+"""
+_WAITING = "SELECT * FROM event WHERE seq IS NOT NULL AND published_at IS NULL ORDER BY seq LIMIT {waiting}"
+# Events with their audiences: a row per event and recipient department (one, with NULL, for none).
+_WITH_AUDIENCE = """
+SELECT e.*, r.department_id AS audience FROM {events} AS e LEFT JOIN event_recipient AS r ON r.event_id = e.id
+ORDER BY e.seq, r.department_id
+"""
+# PostgreSQL, in one statement: number a batch, and return it with what earlier passes numbered but
+# could not publish (`waiting` reads the snapshot from before the update), each with its audience.
+_SEQUENCE_AND_COLLECT = (
+    f"WITH fresh AS ({_SEQUENCE} RETURNING event.*), waiting AS ({_WAITING}),"
+    " batch AS (SELECT *, TRUE AS is_new FROM fresh UNION ALL SELECT *, FALSE AS is_new FROM waiting)"
+    + _WITH_AUDIENCE.format(events="batch")
+)
+_UNPUBLISHED = _WITH_AUDIENCE.format(events=f"({_WAITING})")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One pass of the sequencer: what it numbered, and what waits to be published."""
+
+    sequenced: int
+    events: list[SequencedEvent]  # sequenced and unpublished, in cursor order; at most a batch
+    more: bool  # more events wait to be numbered or published than this pass took
 
 
 async def sequence_pending(now: datetime, limit: int = SEQUENCE_BATCH) -> int:
     """Give committed, unsequenced events the next cursors, in id order, under one lock."""
+    async with _sequencer() as conn:
+        count, _ = await conn.execute_query(
+            _SEQUENCE.format(now=parameter(conn, 1), limit=parameter(conn, 2)),
+            [db_value(Event, "sequenced_at", now), limit],
+        )
+        return count
+
+
+async def sequence_for_publishing(now: datetime) -> Outgoing:
+    """sequence_pending, then the events waiting for the live transport, with their audiences.
+
+    On PostgreSQL that is one statement after the lock, not an update and then a read.
+    """
+    if Event._meta.db.capabilities.dialect != "postgres":
+        sequenced = await sequence_pending(now)
+        events = await unpublished()
+        return Outgoing(sequenced, events, sequenced == SEQUENCE_BATCH or len(events) == PUBLISH_BATCH)
+    async with _sequencer() as conn:
+        sql = _SEQUENCE_AND_COLLECT.format(now="$1", limit="$2", waiting="$3")
+        rows = await conn.execute_query_dict(sql, [db_value(Event, "sequenced_at", now), SEQUENCE_BATCH, PUBLISH_BATCH])
+    sequenced = len({row["id"] for row in rows if row["is_new"]})
+    events = _grouped(rows)
+    return Outgoing(sequenced, events, sequenced == SEQUENCE_BATCH or len(events) - sequenced == PUBLISH_BATCH)
+
+
+@contextlib.asynccontextmanager
+async def _sequencer() -> AsyncIterator[BaseDBAsyncClient]:
+    """A write transaction holding the one sequencer's lock (on SQLite, the database's write lock)."""
     async with write_transaction() as conn:
         if conn.capabilities.dialect == "postgres":
             await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [SEQUENCER_LOCK_KEY])
-        ids = await Event.filter(seq=None).order_by("id").limit(limit).values_list("id", flat=True)
-        if not ids:
-            return 0
-        base = await last_sequence()
-        # A few statements per batch, not one UPDATE per event (that cost more than the event's
-        # insert). Chunks of 100: bulk_update's CASE has one branch per row, quadratic in the chunk.
-        numbered = [Event(id=event_id, seq=base + n, sequenced_at=now) for n, event_id in enumerate(ids, start=1)]
-        await Event.bulk_update(numbered, fields=["seq", "sequenced_at"], batch_size=100)
-        return len(ids)
+        yield conn
+
+
+def _grouped(rows: list[dict[str, Any]]) -> list[SequencedEvent]:
+    """Rows of (event columns, one audience department) in cursor order, as events with their audiences."""
+    events: dict[int, tuple[Event, list[int]]] = {}
+    for row in rows:
+        if row["id"] not in events:
+            events[row["id"]] = (Event._init_from_db(**row), [])
+        if row["audience"] is not None:
+            events[row["id"]][1].append(row["audience"])
+    return [to_sequenced(event, audience) for event, audience in events.values()]
 
 
 async def load_sequenced(after: int, *, limit: int = 500, upto: int | None = None) -> list[SequencedEvent]:
@@ -208,14 +308,18 @@ async def _edge_sequence(order: str) -> int:
     return int(edge.seq) if edge is not None and edge.seq is not None else 0
 
 
-async def unpublished(limit: int = 500) -> list[SequencedEvent]:
+async def unpublished(limit: int = PUBLISH_BATCH) -> list[SequencedEvent]:
     """Sequenced events not yet handed to the live transport (the sweep republishes them)."""
-    return await with_audience(await Event.filter(seq__not_isnull=True, published_at=None).order_by("seq").limit(limit))
+    conn = Event._meta.db
+    return _grouped(await conn.execute_query_dict(_UNPUBLISHED.format(waiting=parameter(conn, 1)), [limit]))
 
 
 async def mark_published(seqs: list[int], now: datetime) -> None:
     if seqs:
-        await Event.filter(seq__in=seqs, published_at=None).update(published_at=now)
+        conn = Event._meta.db
+        listed = ", ".join(parameter(conn, n) for n in range(2, len(seqs) + 2))
+        sql = f"UPDATE event SET published_at = {parameter(conn, 1)} WHERE seq IN ({listed}) AND published_at IS NULL"
+        await conn.execute_query(sql, [db_value(Event, "published_at", now), *seqs])
 
 
 async def load_for_department(department_id: int, after: int, upto: int, limit: int = 500) -> list[SequencedEvent]:

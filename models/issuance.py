@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from models.account import PHONE_RE, Department, User, check_length
 from models.calendar import current_calendar, deadline_at, local_date
 from models.catalogue import ApprovalItem, route_decision
 from models.commitment import commitment_errors, open_verifications
+from models.db import insert_rows, stored
 from models.decision import (
     CLAIM_WORKING_DAYS,
     Decision,
@@ -20,7 +22,7 @@ from models.decision import (
 )
 from models.enums import Channel, CounterpartyKind, DepartmentKind, Role
 from models.errors import DomainError, Duplicate, Forbidden, InvalidInput, NotFound, raise_all
-from models.event import EventKind, record_event
+from models.event import EventKind, NewEvent, record_events
 from models.identifiers import (
     citizen_id_is_valid,
     credit_code_is_valid,
@@ -204,37 +206,56 @@ async def record_decision(
 
     The caller has validated `data`, resolved its routing and ruled out its document number.
     """
-    decision = await _create_decision(actor, issuer, data, fingerprint(data))
-    for department_id in department_ids:
-        await create_push(decision, department_id, now=now, calendar=calendar)
-    if decision.commitment_based:
-        await open_verifications(decision, department_ids, now=now, calendar=calendar)
-    return decision
+    [row] = await record_decisions(actor, issuer, [(data, department_ids)], now=now, calendar=calendar)
+    return stored(Decision, row)
 
 
-async def _create_decision(actor: User, issuer: Department, data: DecisionInput, digest: str) -> Decision:
+async def record_decisions(
+    actor: User,
+    issuer: Department,
+    batch: list[tuple[DecisionInput, list[int]]],
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> list[dict[str, Any]]:
+    """record_decision for many checked decisions at once, each with the departments it is routed to.
+
+    Set-wise: the decisions, their pushes, the pushes' events and their recipients take one
+    multi-row statement each, not one per row. Returns the decisions' rows as stored.
+    """
+    rows = [_decision_row(actor, issuer, data) for data, _ in batch]
+    await insert_rows(Decision, rows)
+    routed = [(row["id"], department_id) for row, (_, ids) in zip(rows, batch, strict=True) for department_id in ids]
+    await _write_pushes(routed, now=now, calendar=calendar)
+    for row, (data, department_ids) in zip(rows, batch, strict=True):
+        if data.commitment_based:
+            await open_verifications(stored(Decision, row), department_ids, now=now, calendar=calendar)
+    return rows
+
+
+def _decision_row(actor: User, issuer: Department, data: DecisionInput) -> dict[str, Any]:
     cp = data.counterparty
-    return await Decision.create(
-        issuer_id=issuer.id,
-        item_id=data.item_id,
-        document_number=data.document_number,
-        content=data.content,
-        approved_on=data.approved_on,
-        valid_from=data.valid_from,
-        valid_until=data.valid_until,
-        channel=data.channel,
-        counterparty_name=cp.name,
-        counterparty_kind=cp.kind,
-        id_number=cp.id_number,
-        id_number_hash=id_number_lookup(cp.id_number) if cp.id_number else None,
-        credit_code=cp.credit_code,
-        contact_name=cp.contact_name,
-        phone=cp.phone,
-        address=cp.address,
-        content_hash=digest,
-        commitment_based=data.commitment_based,
-        created_by_id=actor.id,
-    )
+    return {
+        "issuer_id": issuer.id,
+        "item_id": data.item_id,
+        "document_number": data.document_number,
+        "content": data.content,
+        "approved_on": data.approved_on,
+        "valid_from": data.valid_from,
+        "valid_until": data.valid_until,
+        "channel": data.channel,
+        "counterparty_name": cp.name,
+        "counterparty_kind": cp.kind,
+        "id_number": cp.id_number,
+        "id_number_hash": id_number_lookup(cp.id_number) if cp.id_number else None,
+        "credit_code": cp.credit_code,
+        "contact_name": cp.contact_name,
+        "phone": cp.phone,
+        "address": cp.address,
+        "content_hash": fingerprint(data),
+        "commitment_based": data.commitment_based,
+        "created_by_id": actor.id,
+    }
 
 
 async def create_push(
@@ -246,22 +267,46 @@ async def create_push(
     rerouted_from_id: int | None = None,
 ) -> DecisionPush:
     """Art. 20: a push with its claim deadline (3 working days, end of day) and its event."""
+    [push] = await _write_pushes(
+        [(decision.id, department_id)], now=now, calendar=calendar, rerouted_from_id=rerouted_from_id
+    )
+    return stored(DecisionPush, push)
+
+
+async def _write_pushes(
+    routed: list[tuple[int, int]],
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    rerouted_from_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """create_push for each (decision id, department id) pair, set-wise; returns the push rows as stored.
+
+    All are pushed now, so all are due the same day.
+    """
     today = local_date(now)
     due = calendar.add_working_days(today, CLAIM_WORKING_DAYS)
-    push = await DecisionPush.create(
-        decision_id=decision.id,
-        department_id=department_id,
-        pushed_at=now,
-        claim_due_on=due,
-        claim_deadline=deadline_at(due),
-        deadline_provisional=calendar.is_provisional(today, due),
-        rerouted_from_id=rerouted_from_id,
+    common = {
+        "pushed_at": now,
+        "claim_due_on": due,
+        "claim_deadline": deadline_at(due),
+        "deadline_provisional": calendar.is_provisional(today, due),
+        "rerouted_from_id": rerouted_from_id,
+    }
+    pushes: list[dict[str, Any]] = [
+        {"decision_id": decision_id, "department_id": department_id, **common} for decision_id, department_id in routed
+    ]
+    await insert_rows(DecisionPush, pushes)
+    await record_events(
+        [
+            NewEvent(
+                EventKind.PUSH_CREATED,
+                subject_type="DecisionPush",
+                subject_id=push["id"],
+                departments=[push["department_id"]],
+                payload={"pushId": push["id"], "decisionId": push["decision_id"], "dueOn": due.isoformat()},
+            )
+            for push in pushes
+        ]
     )
-    await record_event(
-        EventKind.PUSH_CREATED,
-        subject_type="DecisionPush",
-        subject_id=push.id,
-        departments=[department_id],
-        payload={"pushId": push.id, "decisionId": decision.id, "dueOn": due.isoformat()},
-    )
-    return push
+    return pushes

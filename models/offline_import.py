@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from tortoise.exceptions import BaseORMException
 from tqdm import tqdm
@@ -34,14 +34,14 @@ from models.issuance import (
     CounterpartyInput,
     DecisionInput,
     check_issuer,
-    record_decision,
+    record_decisions,
     same_content,
     validate_decision,
 )
 
 MAX_LISTED_ERRORS = 50
-T = TypeVar("T")
 _LOOKUP_CHUNK = 500
+WRITE_CHUNK = 500  # decisions written set-wise at a time: a few statements each, and a step of the progress bar
 
 
 @dataclass(frozen=True)
@@ -427,9 +427,9 @@ async def _importer(username: str) -> tuple[User, Department]:
         raise _file_error(error.message, error.code) from None
 
 
-def _bar(items: list[T], what: str, progress: bool) -> Iterable[T]:
+def _bar(what: str, total: int, progress: bool) -> tqdm[Any]:
     """A progress bar on stderr, so the summary on stdout stays clean for scripts."""
-    return tqdm(items, desc=what, unit="行", file=sys.stderr, disable=not progress, leave=False)  # type: ignore[no-any-return]
+    return tqdm(total=total, desc=what, unit="行", file=sys.stderr, disable=not progress, leave=False)
 
 
 async def _issue_all(
@@ -450,10 +450,13 @@ async def _issue_all(
     try:
         async with write_transaction():
             calendar = await current_calendar()
-            for row in _bar(rows, "导入", progress):
-                await record_decision(
-                    actor, catalogue.issuer, row.data, catalogue.routes[row.data.item_id], now=now, calendar=calendar
-                )
+            with _bar("导入", len(rows), progress) as bar:
+                for start in range(0, len(rows), WRITE_CHUNK):
+                    chunk = [
+                        (row.data, catalogue.routes[row.data.item_id]) for row in rows[start : start + WRITE_CHUNK]
+                    ]
+                    await record_decisions(actor, catalogue.issuer, chunk, now=now, calendar=calendar)
+                    bar.update(len(chunk))
             detail = {
                 "file": source,
                 "imported": len(rows),
@@ -484,10 +487,12 @@ async def import_file(path: Path, *, username: str, progress: bool = True, now: 
     report.rows = len(records)
     catalogue = _Catalogue(issuer)
     rows: list[_Row] = []
-    for line, values in _bar(records, "校验", progress):
-        row = parse_row(line, values, positions, today)
-        await catalogue.resolve(row)
-        rows.append(row)
+    with _bar("校验", len(records), progress) as bar:
+        for line, values in records:
+            row = parse_row(line, values, positions, today)
+            await catalogue.resolve(row)
+            rows.append(row)
+            bar.update()
     _flag_repeats(rows)
     good = await _split_existing([r for r in rows if not r.errors], issuer.id, report)
     if good:

@@ -6,6 +6,7 @@ died between commit and publish is still published (possibly twice: with the sam
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -19,7 +20,14 @@ from arq.utils import timestamp_ms, to_unix_ms
 from redis.exceptions import RedisError
 
 from models.calendar import current_calendar, deadline_at, reminder_moment
-from models.event import SEQUENCE_BATCH, EventKind, SequencedEvent, mark_published, sequence_pending, unpublished
+from models.event import (
+    SEQUENCE_BATCH,
+    EventKind,
+    SequencedEvent,
+    mark_published,
+    sequence_for_publishing,
+    sequence_pending,
+)
 from models.workdays import WorkCalendar
 from workers.metrics import EVENTS_COMMITTED, publish_stamp, record_published
 
@@ -146,13 +154,32 @@ async def flush_outbox(redis: aioredis.Redis, arq: ArqRedis | None, now: datetim
     Redis being down costs latency, never events: they stay unpublished in the database,
     subscribers' hubs read them from there, and the sweep publishes them later.
     """
-    # Drain: sequence_pending takes one batch at a time, and a backlog (an import) must not hold
-    # back the live event this call was made for.
-    while (sequenced := await sequence_pending(now)) == SEQUENCE_BATCH:
-        EVENTS_COMMITTED.inc(sequenced)
-    EVENTS_COMMITTED.inc(sequenced)
     published = 0
-    while batch := await unpublished():
+    while True:
+        outgoing = await sequence_for_publishing(now)
+        EVENTS_COMMITTED.inc(outgoing.sequenced)
+        if outgoing.sequenced == SEQUENCE_BATCH:
+            # A backlog (an import): number all of it first, so that the live event this call was
+            # made for has its cursor, and reaches the hubs' database poll, without waiting for
+            # the backlog's publishing.
+            while (sequenced := await sequence_pending(now)) == SEQUENCE_BATCH:
+                EVENTS_COMMITTED.inc(sequenced)
+            EVENTS_COMMITTED.inc(sequenced)
+        if not outgoing.events or not await _publish(redis, arq, outgoing.events, now):
+            return published
+        published += len(outgoing.events)
+        if not outgoing.more:
+            return published
+
+
+async def _publish(redis: aioredis.Redis, arq: ArqRedis | None, batch: list[SequencedEvent], now: datetime) -> bool:
+    """XADD a batch and mark it published, while its wake-ups are scheduled; False when Redis refused it.
+
+    The two run side by side: both are round trips, and neither needs the other. A wake-up scheduled
+    for an event whose XADD failed is harmless: its job id makes the next attempt a no-op.
+    """
+
+    async def stream() -> bool:
         try:
             async with redis.pipeline(transaction=False) as pipe:
                 stamp = publish_stamp()
@@ -162,13 +189,18 @@ async def flush_outbox(redis: aioredis.Redis, arq: ArqRedis | None, now: datetim
                 await pipe.execute()
         except (RedisError, OSError) as error:
             log.warning("事件发布暂缓（Redis 不可用）：%s", error)
-            return published
-        if arq is not None:
-            try:
-                await _schedule(arq, batch, now)
-            except (RedisError, OSError) as error:  # the sweep still finds every deadline from its row
-                log.warning("截止提醒排程失败，由定时清扫兜底：%s", error)
+            return False
         await mark_published([e.seq for e in batch], now)
         record_published(batch)
-        published += len(batch)
-    return published
+        return True
+
+    async def schedule(arq: ArqRedis) -> None:
+        try:
+            await _schedule(arq, batch, now)
+        except (RedisError, OSError) as error:  # the sweep still finds every deadline from its row
+            log.warning("截止提醒排程失败，由定时清扫兜底：%s", error)
+
+    if arq is None:
+        return await stream()
+    streamed, _ = await asyncio.gather(stream(), schedule(arq))
+    return streamed

@@ -12,15 +12,20 @@ from tortoise.transactions import in_transaction
 
 from models.calendar import SHANGHAI
 from models.event import (
+    PUBLISH_BATCH,
+    SEQUENCE_BATCH,
     Event,
     EventKind,
     EventRecipient,
+    NewEvent,
     first_retained_sequence,
     last_sequence,
     load_for_department,
     load_sequenced,
     mark_published,
     record_event,
+    record_events,
+    sequence_for_publishing,
     sequence_pending,
     unpublished,
 )
@@ -81,6 +86,37 @@ async def test_unpublished_lists_sequenced_events_until_they_are_marked_publishe
     await mark_published([1, 2], NOW)
     assert await unpublished() == []
     assert await Event.filter(published_at=None).count() == 0
+
+
+async def test_events_recorded_together_get_ids_in_their_order_each_with_its_audience(db: str) -> None:
+    async with in_transaction():
+        rows = await record_events([NewEvent(EventKind.PUSH_CREATED, "DecisionPush", n, [n, 9, n]) for n in (3, 1, 2)])
+    assert [r["subject_id"] for r in sorted(rows, key=lambda r: r["id"])] == [3, 1, 2]
+    audience = await EventRecipient.all().order_by("event_id", "department_id").values_list("event_id", "department_id")
+    assert audience == [(r["id"], d) for r in rows for d in sorted({r["subject_id"], 9})]
+
+
+async def test_a_pass_numbers_new_events_and_returns_them_after_those_still_unpublished(db: str) -> None:
+    await pushed(1, 1, 2)
+    await sequence_pending(NOW)  # numbered by an earlier pass whose publishing failed
+    await pushed(2, 3)
+    await pushed(3)  # an event nobody is addressed to (a role-only audience)
+    outgoing = await sequence_for_publishing(NOW)
+    assert outgoing.sequenced == 2 and not outgoing.more
+    assert [(e.seq, e.subject_id, e.departments) for e in outgoing.events] == [(1, 1, (1, 2)), (2, 2, (3,)), (3, 3, ())]
+    assert await Event.filter(seq=None).count() == 0
+    again = await sequence_for_publishing(NOW)  # nothing new; the three still wait for publishing
+    assert (again.sequenced, [e.seq for e in again.events], again.more) == (0, [1, 2, 3], False)
+
+
+async def test_a_pass_says_when_more_wait_than_it_took(db: str) -> None:
+    await record_events([NewEvent(EventKind.PUSH_CREATED, "DecisionPush", n, [1]) for n in range(SEQUENCE_BATCH + 1)])
+    first = await sequence_for_publishing(NOW)
+    assert (first.sequenced, first.more) == (SEQUENCE_BATCH, True)
+    second = await sequence_for_publishing(NOW)
+    assert second.sequenced == 1 and second.more  # a full batch of the backlog is still unpublished
+    seqs = [e.seq for e in second.events]  # the oldest unpublished first, in cursor order
+    assert seqs[:PUBLISH_BATCH] == list(range(1, PUBLISH_BATCH + 1)) and seqs == sorted(set(seqs))
 
 
 @pytest.mark.postgres

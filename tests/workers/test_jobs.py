@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from models.calendar import current_calendar
 from models.claim import claim_push, publish_calendar_year
 from models.decision import DecisionPush
-from models.event import Event, EventKind, EventRecipient
+from models.event import PUBLISH_BATCH, SEQUENCE_BATCH, Event, EventKind, EventRecipient, NewEvent, record_events
 from models.settings import Settings
 from tests import factories as f
 from tests.workers.conftest import Clock, RunJobs, World
@@ -36,9 +36,15 @@ def ms(moment: datetime) -> int:
 
 async def issue(world: World, redis: aioredis.Redis, pool: ArqRedis, now: datetime = ISSUED) -> DecisionPush:
     """Issue a decision (one push) and run the after-commit step, as the API does."""
+    push = await issue_without_flush(world, now)
+    assert await flush_outbox(redis, pool, now) == 1
+    return push
+
+
+async def issue_without_flush(world: World, now: datetime = ISSUED) -> DecisionPush:
+    """Issue a decision (one push) and commit it, without the after-commit step."""
     async with in_transaction():
         decision = await f.decision(world.issuer, world.item, now=now)
-    assert await flush_outbox(redis, pool, now) == 1
     return await DecisionPush.get(decision_id=decision.id)
 
 
@@ -340,6 +346,22 @@ async def test_the_sweep_publishes_and_schedules_what_a_crashed_api_left_behind(
 
     assert result == {"overdue": 0, "reminded": 0, "published": 1}
     assert await streamed_kinds(redis) == ["PUSH_CREATED"]
+    assert set(await queued(pool)) == {f"remind:{push.id}:{DUE}", f"overdue:{push.id}:{DUE}"}
+
+
+async def test_a_backlog_larger_than_a_batch_is_published_whole_in_cursor_order(
+    world: World, redis: aioredis.Redis, pool: ArqRedis
+) -> None:
+    """An import's thousands of events: one flush numbers them all and publishes them in order."""
+    backlog = SEQUENCE_BATCH + PUBLISH_BATCH + 1
+    await record_events(
+        [NewEvent(EventKind.ACCESS_CHANGED, "User", n, [world.receiver.department_id]) for n in range(backlog)]
+    )
+    push = await issue_without_flush(world)
+    assert await flush_outbox(redis, pool, ISSUED) == backlog + 1
+    entries = await redis.xrange(STREAM)
+    assert [int(e[b"seq"]) for _, e in entries] == list(range(1, backlog + 2))
+    assert await Event.filter(published_at=None).count() == 0
     assert set(await queued(pool)) == {f"remind:{push.id}:{DUE}", f"overdue:{push.id}:{DUE}"}
 
 
