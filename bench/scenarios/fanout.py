@@ -216,7 +216,7 @@ async def broadcast_times(
 
 async def run(ctx: Context) -> list[Result]:
     assert ctx.db_url is not None and ctx.data is not None
-    n = ctx.count(500, 10_000)
+    n = ctx.subscriptions or ctx.count(500, 10_000)
     departments = ctx.data.supervision_department_ids[:DEPARTMENTS]
     from api.auth import issue_token
 
