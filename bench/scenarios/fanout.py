@@ -227,6 +227,9 @@ async def run(ctx: Context) -> list[Result]:
     owner = [departments[i % len(departments)] for i in range(n)]
     redis = aioredis.Redis.from_url(ctx.redis_url)
     server = env.shenguan_server(ctx.db_url, ctx.redis_url, ctx.work_dir, name="fanout")
+    # One account per department holds all of that department's sockets (a wall of screens): the
+    # per-account socket limit must admit them, or most of a large run is refused at connection_init.
+    server.env["SHENGUAN_MAX_CONNECTIONS_PER_USER"] = str(-(-n // DEPARTMENTS))
     raw = env.python_module("bench.baseline_broadcast", ctx.work_dir)
     try:
         await drain(redis, now)  # an earlier scenario's backlog would delay the first events here
