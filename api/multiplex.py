@@ -71,6 +71,7 @@ VALUES: dict[str, ValueOf] = {"decisionPushed": decision_pushed_value, "events":
 class Plan:
     """A parsed, validated live subscription with a single root field we know how to serve."""
 
+    query: str
     document: DocumentNode
     operation: OperationDefinitionNode
     field: FieldNode
@@ -337,7 +338,7 @@ def _make_plan(query: str, operation_name: str | None) -> Plan | None:
     field = selections[0]
     if field.name.value not in VALUES or field.directives:
         return None
-    return Plan(document=document, operation=chosen[0], field=field)
+    return Plan(query=query, document=document, operation=chosen[0], field=field)
 
 
 def _payload_json(result: Any) -> str | None:
@@ -372,7 +373,9 @@ class MultiplexingHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         """After a good init, one account may hold only so many sockets (in this process)."""
         await super().handle_connection_init(message)
-        self.connection_init_timeout_task = None  # done with: a finished task kept per socket is memory
+        # Done with both: the socket lives for hours, and a finished task or a read token is memory.
+        self.connection_init_timeout_task = None
+        self.context.connection_params = None
         user = self.context.user
         if not self.connection_acknowledged or user is None:
             return
@@ -391,9 +394,11 @@ class MultiplexingHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def cleanup_operation(self, operation_id: str) -> None:
         member = self.members.pop(operation_id, None)
-        if member is not None:
-            member.leave()
-        await super().cleanup_operation(operation_id)
+        if member is None:
+            await super().cleanup_operation(operation_id)
+            return
+        member.leave()
+        self.operations.pop(operation_id, None)  # its task ended with the replay: nothing to cancel
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         """Replay in this task, then hand the subscription to its group: no task stays per subscription."""
@@ -402,6 +407,7 @@ class MultiplexingHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if plan is None:
             await super().run_operation(operation)
             return
+        operation.query = plan.query  # one copy of the text for every subscription to it
         try:
             await self._serve(multiplexer, plan, operation)
         except GraphQLError as error:
@@ -455,6 +461,7 @@ class MultiplexingHandler(BaseGraphQLTransportWSHandler[Context, None]):
         member = self.members[operation.id] = Member(self, operation, group, sub.last)
         group.members.add(member)
         context.services.hub.watch(member)
+        operation.task = None  # this task ends now; the finished task need not stay with the socket
 
     async def end_operation(self, operation: Operation[Context, None], reason: str) -> None:
         """A live subscription ended by the hub: the socket closes, or the operation ends with an error."""

@@ -275,16 +275,16 @@ def close_socket_at_expiry(websocket: WebSocket, expires: int) -> None:
 
     The timer holds the socket weakly, so a socket that closed earlier is not kept alive until then.
     """
-    ref = weakref.ref(websocket)
+    delay = max(0.0, expires - time.time())
+    asyncio.get_running_loop().call_later(delay, _expire, weakref.ref(websocket))
 
-    def expire() -> None:
-        socket = ref()
-        if socket is not None and socket.application_state is WebSocketState.CONNECTED:
-            task = asyncio.ensure_future(close_socket(socket, UNAUTHORIZED_CLOSE, "登录已过期"))
-            _closing.add(task)  # the loop holds tasks weakly
-            task.add_done_callback(_closing.discard)
 
-    asyncio.get_running_loop().call_later(max(0.0, expires - time.time()), expire)
+def _expire(ref: weakref.ref[WebSocket]) -> None:
+    socket = ref()
+    if socket is not None and socket.application_state is WebSocketState.CONNECTED:
+        task = asyncio.ensure_future(close_socket(socket, UNAUTHORIZED_CLOSE, "登录已过期"))
+        _closing.add(task)  # the loop holds tasks weakly
+        task.add_done_callback(_closing.discard)
 
 
 async def _push_of(context: Context, event: SequencedEvent) -> DecisionPush | None:
