@@ -1,10 +1,11 @@
 """Shared execution for live subscriptions (the cost rule of the live-delivery design).
 
 Subscribers whose operation has the same text, the same variables (the resume cursor aside) and
-the same permission scope (department and roles) receive the same frame for an event. The first
-of them to reach an event executes the selection and serialises the payload; the others await
-that result and only prepend their own operation id. Replay after a cursor goes through the same
-path, so a resuming client gets exactly what a live one would.
+the same permission scope (department and roles) form a group, and receive the same frame for an
+event. A subscription replays after its cursor in its own task (through the same frame cache, so
+a resuming client gets exactly what a live one would), then joins its group and its task ends.
+For each event the group executes the selection once, serialises it once, and writes it to every
+member's socket in one pass, each with its own operation id spliced in front.
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ class Member:
         self.group: Group | None = group
         self.user_id = handler.context.require_user().id
         self.last = last
-        self.head = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":'
+        self.head = _next_head(operation.id)
         self._backlog: deque[str] | None = None
 
     def deliver(self, seq: int, frame: str) -> None:
@@ -466,6 +467,8 @@ class MultiplexingHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def end_operation(self, operation: Operation[Context, None], reason: str) -> None:
         """A live subscription ended by the hub: the socket closes, or the operation ends with an error."""
         self.members.pop(operation.id, None)
+        if self.operations.get(operation.id) is not operation:
+            return  # the client completed it meanwhile
         close, message, code = END_REASONS.get(reason, (None, "订阅已结束", "FORBIDDEN"))
         if close is not None:
             await close_socket(self.websocket.ws, close, message)  # type: ignore[attr-defined]
@@ -486,7 +489,12 @@ class MultiplexingHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def _send_next(self, operation: Operation[Context, None], payload: str) -> None:
         if operation.completed:
             return
-        await self.send_text('{"id":' + json.dumps(operation.id) + ',"type":"next","payload":' + payload + "}")
+        await self.send_text(_next_head(operation.id) + payload + "}")
+
+
+def _next_head(operation_id: str) -> str:
+    """A `next` message up to its payload: the payload (already JSON) and a closing brace follow."""
+    return '{"id":' + json.dumps(operation_id) + ',"type":"next","payload":'
 
 
 def _kinds(value: Any) -> frozenset[str] | None:
