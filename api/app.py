@@ -13,7 +13,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
@@ -30,13 +31,38 @@ from api.limits import BodyLimit
 from api.metrics import RequestContextMiddleware, metrics_endpoint
 from api.multiplex import MultiplexingHandler
 from api.services import Services
-from api.unavailable import HANDLED, database_down
+from api.unavailable import HANDLED, database_down, is_database_down
 from models.calendar import SHANGHAI
 from models.crypto import configure_from_settings
 from models.db import close_database, open_database, orm_config, pending_migrations
 from models.event import publish_lag
 from models.settings import Settings, load_settings
 from workers.redis import worker_heartbeat_fresh
+
+
+class Platform(Starlette):
+    """The application, with a /graphql WebSocket handed straight to GraphQL past the HTTP middleware.
+
+    A live socket stays open for hours, and every ASGI layer it passes through keeps a coroutine
+    frame (some a closure too) for as long: the router and the HTTP middleware cost an idle
+    subscription kilobytes and do nothing for it. The request context (request id, socket count,
+    closing log line) still wraps it, and the database being away still only closes the socket.
+    """
+
+    def __init__(self, live: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.live = RequestContextMiddleware(live)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket" or scope["path"] != "/graphql":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self  # as Starlette sets it: get_context finds the services through it
+        try:
+            await self.live(scope, receive, send)
+        except HANDLED as error:
+            if not is_database_down(error):
+                raise
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -133,7 +159,7 @@ def create_app(
     poll_interval: float = 1.0,
     check_migrated: bool = True,
     own_database: bool = True,
-) -> Starlette:
+) -> Platform:
     """The application; `own_database=False` leaves the ORM to a caller that already opened it."""
     settings = settings or load_settings()
     configure_from_settings(settings.data_keys)
@@ -161,12 +187,12 @@ def create_app(
         allowed_origins=settings.limits.allowed_origins,
         max_subscriptions_per_connection=None,  # MultiplexingHandler applies the configured limit
     )
-    return Starlette(
+    return Platform(
+        graphql,
         middleware=middleware(settings),
         exception_handlers=dict.fromkeys(HANDLED, database_down),
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/reports/{report_id}/report.{format}", report_file),

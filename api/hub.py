@@ -12,8 +12,8 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -26,9 +26,43 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000
 
 
+class Listener(Protocol):
+    """A live subscription as access changes and shutdowns see it: whose it is, and how to end it."""
+
+    @property
+    def user_id(self) -> int: ...
+
+    def end(self, reason: str) -> None: ...
+
+
+class Audience(Protocol):
+    """Whatever takes the events of one department: a subscriber's queue, or a shared delivery."""
+
+    @property
+    def department_id(self) -> int: ...
+
+    def offer(self, event: SequencedEvent) -> None: ...
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What decides whether an event may be seen: the viewer's department, roles and chosen kinds."""
+
+    department_id: int
+    roles: frozenset[str]
+    kinds: frozenset[str] | None = None
+
+    def may_see(self, event: SequencedEvent) -> bool:
+        if self.department_id not in event.departments:
+            return False
+        if event.roles and not self.roles & set(event.roles):
+            return False
+        return self.kinds is None or event.kind in self.kinds
+
+
 @dataclass(eq=False)
 class Subscriber:
-    """One live subscription: who it is for, and a bounded queue of events it may see."""
+    """One subscription with its own bounded queue: while it replays, and for strawberry's own path."""
 
     user_id: int
     department_id: int
@@ -39,13 +73,24 @@ class Subscriber:
     queue: deque[SequencedEvent] = field(default_factory=deque)
     ended: str | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    last: int = 0  # the highest cursor handed to the client (or skipped as already seen)
+    scope: Scope = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scope = Scope(self.department_id, self.roles, self.kinds)
 
     def may_see(self, event: SequencedEvent) -> bool:
-        if self.department_id not in event.departments:
-            return False
-        if event.roles and not self.roles & set(event.roles):
-            return False
-        return self.kinds is None or event.kind in self.kinds
+        return self.scope.may_see(event)
+
+    def offer(self, event: SequencedEvent) -> None:
+        if self.ended or not self.may_see(event):
+            return
+        if len(self.queue) >= QUEUE_SIZE:
+            self.end("RESYNC_REQUIRED")
+            return
+        self.queue.append(event)
+        EVENTS_DELIVERED.inc()
+        self.wake.set()
 
     def end(self, reason: str) -> None:
         self.ended = reason
@@ -57,10 +102,10 @@ class Hub:
         self.redis = redis
         self.poll_interval = poll_interval
         self.last_seq = 0
-        self.subscribers: set[Subscriber] = set()
+        self.subscribers: set[Listener] = set()
         # Indexes, so one event costs its audience, not every socket of the process.
-        self._by_department: dict[int, set[Subscriber]] = {}
-        self._by_user: dict[int, set[Subscriber]] = {}
+        self._by_department: dict[int, set[Audience]] = {}
+        self._by_user: dict[int, set[Listener]] = {}
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._kick = asyncio.Event()
@@ -80,19 +125,29 @@ class Hub:
 
     def register(self, sub: Subscriber) -> int:
         """Add a subscriber; it gets every event after the returned cursor live."""
-        self.subscribers.add(sub)
-        self._by_department.setdefault(sub.department_id, set()).add(sub)
-        self._by_user.setdefault(sub.user_id, set()).add(sub)
+        self.attach(sub)
+        self.watch(sub)
         return self.last_seq
 
     def unregister(self, sub: Subscriber) -> None:
-        self.subscribers.discard(sub)
-        for index, key in ((self._by_department, sub.department_id), (self._by_user, sub.user_id)):
-            group = index.get(key)
-            if group is not None:
-                group.discard(sub)
-                if not group:
-                    del index[key]
+        self.detach(sub)
+        self.unwatch(sub)
+
+    def attach(self, audience: Audience) -> None:
+        """From now on `audience` is offered every event addressed to its department."""
+        self._by_department.setdefault(audience.department_id, set()).add(audience)
+
+    def detach(self, audience: Audience) -> None:
+        _discard(self._by_department, audience.department_id, audience)
+
+    def watch(self, listener: Listener) -> None:
+        """From now on `listener` ends when its user's access changes, or when the process stops."""
+        self.subscribers.add(listener)
+        self._by_user.setdefault(listener.user_id, set()).add(listener)
+
+    def unwatch(self, listener: Listener) -> None:
+        self.subscribers.discard(listener)
+        _discard(self._by_user, listener.user_id, listener)
 
     def kick(self) -> None:
         """Something was just committed here: look at the database now rather than at the next poll."""
@@ -110,22 +165,12 @@ class Hub:
             return
         self.last_seq = event.seq
         if event.kind == EventKind.ACCESS_CHANGED.value:
-            for sub in self._by_user.get(int(event.payload.get("userId", 0)), ()):
+            for sub in list(self._by_user.get(int(event.payload.get("userId", 0)), ())):
                 sub.end("ACCESS_REVOKED")
             return
         for department_id in event.departments:
-            self._offer(event, self._by_department.get(department_id, ()))
-
-    def _offer(self, event: SequencedEvent, subscribers: Iterable[Subscriber]) -> None:
-        for sub in subscribers:
-            if sub.ended or not sub.may_see(event):
-                continue
-            if len(sub.queue) >= QUEUE_SIZE:
-                sub.end("RESYNC_REQUIRED")
-            else:
-                sub.queue.append(event)
-                EVENTS_DELIVERED.inc()
-            sub.wake.set()
+            for audience in list(self._by_department.get(department_id, ())):
+                audience.offer(event)
 
     async def _on_entry(self, fields: dict[bytes, bytes]) -> None:
         observe_delivery_lag(fields.get(b"pub"))
@@ -194,6 +239,14 @@ class Hub:
             raise
         except Exception:  # the database may be briefly away; the next poll tries again
             log.exception("从数据库补发事件失败")
+
+
+def _discard(index: dict[int, set[Any]], key: int, member: object) -> None:
+    group = index.get(key)
+    if group is not None:
+        group.discard(member)
+        if not group:
+            del index[key]
 
 
 def _entry_id(value: str | bytes) -> tuple[int, int]:

@@ -89,7 +89,7 @@ async def main_async(args: argparse.Namespace) -> int:
     redis = env.Redis()
     results: list[Result] = []
     machine_extra: dict[str, str] = {}
-    ctx = Context(quick=args.quick, work_dir=work_dir, redis_url="")
+    ctx = Context(quick=args.quick, work_dir=work_dir, redis_url="", subscriptions=args.subscriptions)
     try:
         ctx.redis_url = await redis.start()
         machine_extra["redis"] = await _redis_version(ctx.redis_url)
@@ -171,6 +171,13 @@ def main() -> int:
         "--reuse-db",
         action="store_true",
         help="reuse a data set of the same size left by --keep-db (and keep the database)",
+    )
+    run.add_argument(
+        "--subscriptions",
+        type=int,
+        metavar="N",
+        help="fan-out at N subscriptions whatever the data set: --quick --subscriptions 10000 runs the "
+        "full-size fan-out on the quick data set, in minutes",
     )
     run.add_argument("--keep-logs", action="store_true", help="leave the server logs in the temporary directory")
     args = parser.parse_args()

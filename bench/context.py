@@ -16,6 +16,7 @@ class Context:
     db_url: str | None = None  # None when PostgreSQL is unreachable
     pg_problem: str | None = None
     data: Generated | None = None
+    subscriptions: int | None = None  # fan-out size when set, whatever the mode (--subscriptions)
 
     def pick(self, quick: float, full: float) -> float:
         return quick if self.quick else full

@@ -157,32 +157,51 @@ async def event_stream(
     context: Context, after: str | None, kinds: frozenset[str] | None
 ) -> AsyncGenerator[SequencedEvent]:
     """Rule 4: every event the viewer may see after `after` (or from now), in cursor order, no gap, no duplicate."""
-    user = context.require_user()
-    hub = context.services.hub
-    start = _cursor(after)
-    sub = Subscriber(user_id=user.id, department_id=user.department_id, roles=frozenset(user.roles), kinds=kinds)
-    snapshot = hub.register(sub)  # every event after `snapshot` now reaches sub.queue
+    sub = subscriber_for(context.require_user(), kinds)
     try:
-        # Registered first, checked second: an access change committed after this read reaches
-        # the subscriber through the hub; one committed before it is seen here.
-        if not await _access_unchanged(user):
-            await _end(context, FORBIDDEN_CLOSE, "账号权限已变更，请重新登录", "FORBIDDEN")
-        last = snapshot
-        if start is not None:
-            last = await _replay_start(start, snapshot)
-            while batch := await load_for_department(user.department_id, last, snapshot):
-                for event in batch:
-                    last = event.seq
-                    if sub.may_see(event) and event.kind != EventKind.ACCESS_CHANGED.value:
-                        yield event
-            last = max(last, start)
+        async for event in opening(context, sub, after):
+            yield event
         while True:
             event = await _next(context, sub)
-            if event.seq > last:
-                last = event.seq
+            if event.seq > sub.last:
+                sub.last = event.seq
                 yield event
     finally:
-        hub.unregister(sub)
+        context.services.hub.unregister(sub)
+
+
+def subscriber_for(user: User, kinds: frozenset[str] | None) -> Subscriber:
+    return Subscriber(user_id=user.id, department_id=user.department_id, roles=frozenset(user.roles), kinds=kinds)
+
+
+async def opening(context: Context, sub: Subscriber, after: str | None) -> AsyncGenerator[SequencedEvent]:
+    """Register `sub` with the hub, replay from the database after `after`, then what arrived meanwhile.
+
+    It ends, without awaiting anything after its last check, once the queue is empty: the caller
+    then waits for more on the same queue, or hands the subscription over to a shared delivery,
+    with nothing slipping in between. The caller unregisters `sub` when it is done with it.
+    """
+    user = context.require_user()
+    start = _cursor(after)
+    snapshot = context.services.hub.register(sub)  # every event after `snapshot` now reaches sub.queue
+    # Registered first, checked second: an access change committed after this read reaches
+    # the subscriber through the hub; one committed before it is seen here.
+    if not await _access_unchanged(user):
+        await _end(context, FORBIDDEN_CLOSE, "账号权限已变更，请重新登录", "FORBIDDEN")
+    sub.last = snapshot
+    if start is not None:
+        sub.last = await _replay_start(start, snapshot)
+        while batch := await load_for_department(user.department_id, sub.last, snapshot):
+            for event in batch:
+                sub.last = event.seq
+                if sub.may_see(event) and event.kind != EventKind.ACCESS_CHANGED.value:
+                    yield event
+        sub.last = max(sub.last, start)
+    while sub.queue or sub.ended:  # neither waits: _next returns the head, or ends the subscription
+        event = await _next(context, sub)
+        if event.seq > sub.last:
+            sub.last = event.seq
+            yield event
 
 
 async def _replay_start(start: int, snapshot: int) -> int:
@@ -206,6 +225,7 @@ END_REASONS: dict[str, tuple[int | None, str, str]] = {
     "ACCESS_REVOKED": (FORBIDDEN_CLOSE, "账号权限已变更，请重新登录", "FORBIDDEN"),
     "RESYNC_REQUIRED": (None, "事件积压过多，请重新同步后再订阅", "RESYNC_REQUIRED"),
     "SERVER_SHUTDOWN": (RESTART_CLOSE, "服务重启，请重新连接", "SERVER_SHUTDOWN"),
+    "DELIVERY_FAILED": (None, "事件推送出错，请从最后收到的游标重新订阅", "INTERNAL_SERVER_ERROR"),
 }
 
 
@@ -255,16 +275,16 @@ def close_socket_at_expiry(websocket: WebSocket, expires: int) -> None:
 
     The timer holds the socket weakly, so a socket that closed earlier is not kept alive until then.
     """
-    ref = weakref.ref(websocket)
+    delay = max(0.0, expires - time.time())
+    asyncio.get_running_loop().call_later(delay, _expire, weakref.ref(websocket))
 
-    def expire() -> None:
-        socket = ref()
-        if socket is not None and socket.application_state is WebSocketState.CONNECTED:
-            task = asyncio.ensure_future(close_socket(socket, UNAUTHORIZED_CLOSE, "登录已过期"))
-            _closing.add(task)  # the loop holds tasks weakly
-            task.add_done_callback(_closing.discard)
 
-    asyncio.get_running_loop().call_later(max(0.0, expires - time.time()), expire)
+def _expire(ref: weakref.ref[WebSocket]) -> None:
+    socket = ref()
+    if socket is not None and socket.application_state is WebSocketState.CONNECTED:
+        task = asyncio.ensure_future(close_socket(socket, UNAUTHORIZED_CLOSE, "登录已过期"))
+        _closing.add(task)  # the loop holds tasks weakly
+        task.add_done_callback(_closing.discard)
 
 
 async def _push_of(context: Context, event: SequencedEvent) -> DecisionPush | None:
@@ -284,6 +304,11 @@ async def _record_payload(context: Context, event: SequencedEvent) -> RecordEven
         return None
     facts = {k: v for k, v in event.payload.items() if not k.endswith("Id")}
     return RecordEventPayload(subject=subject, deadline=deadline, detail=cast(JSON, facts))
+
+
+# Events whose payload is made of the event alone, with no row read and nothing about the viewer:
+# an operation's frame for one of them is the same for every viewer allowed to receive it.
+SAME_FOR_EVERY_VIEWER = frozenset({EventKind.CALENDAR_CHANGED.value})
 
 
 async def _payload_of(

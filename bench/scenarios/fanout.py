@@ -46,7 +46,7 @@ from bench.stats import Result, percentile
 from models.account import User
 from models.calendar import SHANGHAI
 from models.event import EventKind, record_event
-from workers.dispatch import flush_outbox
+from workers.dispatch import STREAM, flush_outbox
 
 SUBSCRIPTION = (
     "subscription { events(kinds: [CALENDAR_CHANGED]) "
@@ -216,7 +216,7 @@ async def broadcast_times(
 
 async def run(ctx: Context) -> list[Result]:
     assert ctx.db_url is not None and ctx.data is not None
-    n = ctx.count(500, 10_000)
+    n = ctx.subscriptions or ctx.count(500, 10_000)
     departments = ctx.data.supervision_department_ids[:DEPARTMENTS]
     from api.auth import issue_token
 
@@ -227,6 +227,9 @@ async def run(ctx: Context) -> list[Result]:
     owner = [departments[i % len(departments)] for i in range(n)]
     redis = aioredis.Redis.from_url(ctx.redis_url)
     server = env.shenguan_server(ctx.db_url, ctx.redis_url, ctx.work_dir, name="fanout")
+    # One account per department holds all of that department's sockets (a wall of screens): the
+    # per-account socket limit must admit them, or most of a large run is refused at connection_init.
+    server.env["SHENGUAN_MAX_CONNECTIONS_PER_USER"] = str(-(-n // DEPARTMENTS))
     raw = env.python_module("bench.baseline_broadcast", ctx.work_dir)
     try:
         await drain(redis, now)  # an earlier scenario's backlog would delay the first events here
@@ -331,6 +334,11 @@ async def _per_department_load(
                 await asyncio.wait_for(receipts.done[key].wait(), remaining)
     keys = [k for k in keys if k in committed]
     latencies = [t - committed[k] for k in keys for t in receipts.times[k]]
+    # Where the time goes: commit → Redis stream is the outbox (sequencing, publishing), stream →
+    # receipt the platform's live path (hub, shared delivery, socket) and this client's reader.
+    entered = await _stream_entry_times(redis, keys)
+    to_stream = [entered[k] - committed[k] for k in keys if k in entered]
+    from_stream = [t - entered[k] for k in keys if k in entered for t in receipts.times[k]]
     expected = sum(receipts.expected[k] for k in keys)
     return {
         "events": len(keys),
@@ -340,7 +348,33 @@ async def _per_department_load(
         "missing": expected - len(latencies),
         "p50": round(percentile(latencies, 50) * 1000, 1) if latencies else None,
         "p99": round(percentile(latencies, 99) * 1000, 1) if latencies else None,
+        "to_stream_p50": _ms(to_stream, 50),
+        "to_stream_p99": _ms(to_stream, 99),
+        "from_stream_p50": _ms(from_stream, 50),
+        "from_stream_p99": _ms(from_stream, 99),
     }
+
+
+def _ms(seconds: list[float], rank: int) -> float | None:
+    return round(percentile(seconds, rank) * 1000, 1) if seconds else None
+
+
+async def _stream_entry_times(redis: aioredis.Redis, keys: list[int]) -> dict[int, float]:
+    """When each event first entered the Redis stream, on this process's perf_counter clock.
+
+    A stream entry id starts with the milliseconds of the Redis server's clock when it was added;
+    Redis runs on this machine, so its clock is this process's wall clock (to the millisecond).
+    """
+    wanted = set(keys)
+    offset = time.time() - time.perf_counter()
+    entered: dict[int, float] = {}
+    for entry_id, fields in await redis.xrevrange(STREAM, count=2 * len(keys) + 100):
+        subject = fields[b"subject"].decode()
+        key = int(subject.partition(":")[2]) if subject.startswith("CalendarYear:") else -1
+        if key in wanted:
+            ms = int(entry_id.decode().partition("-")[0])
+            entered[key] = ms / 1000 - offset  # entries come newest first: the first publication wins
+    return entered
 
 
 async def _raw(raw: env.Process, tokens: list[str], n: int, frame: str | None, wait: float) -> dict[str, Any]:
@@ -438,7 +472,9 @@ def _results(n: int, p: dict[str, Any], b: dict[str, Any]) -> list[Result]:
             unit="ms",
             platform={
                 "headline": f"p50 {load['p50']} / p99 {load['p99']} ms over {load['receipts']} receipts "
-                f"({load['events']} events at {load['achieved_rate']}/s, {load['missing']} missing)",
+                f"({load['events']} events at {load['achieved_rate']}/s, {load['missing']} missing); "
+                f"commit → Redis stream p50 {load['to_stream_p50']} / p99 {load['to_stream_p99']} ms, "
+                f"stream → receipt p50 {load['from_stream_p50']} / p99 {load['from_stream_p99']} ms",
                 **load,
             },
             baseline={},
