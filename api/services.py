@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +12,7 @@ from api.hub import Hub
 from api.limits import SocketRegistry
 from api.multiplex import Multiplexer
 from models.settings import Settings
-from workers.dispatch import flush_outbox
+from workers.dispatch import OutboxFlusher
 from workers.redis import JobQueue, arq_pool, redis_client
 
 log = logging.getLogger(__name__)
@@ -28,20 +27,19 @@ class Services:
     hub: Hub
     multiplexer: Multiplexer = field(default_factory=Multiplexer)
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
+    flusher: OutboxFlusher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.flusher = OutboxFlusher(self.redis, self.arq, budget=PUBLISH_BUDGET_SECONDS)
 
     async def after_commit(self, now: datetime) -> None:
         """Publish what the transaction committed; failures here never undo the commit.
 
-        Bounded in time: a Redis that accepts connections but never answers (paused, overloaded)
-        must not hold the mutation's answer. Sequencing comes first and needs only the database,
-        so the hubs' database poll still delivers the events; the sweep publishes them later.
+        Bounded in time (workers.dispatch.OutboxFlusher): a Redis that accepts connections but never
+        answers must not hold the mutation's answer. Sequencing comes first and needs only the
+        database, so the hubs' database poll still delivers the events; the sweep publishes them later.
         """
-        try:
-            await asyncio.wait_for(flush_outbox(self.redis, self.arq, now), PUBLISH_BUDGET_SECONDS)
-        except TimeoutError:
-            log.warning("提交后发布事件超时（Redis 无响应），将由定时清扫补发")
-        except Exception:  # the sweep publishes whatever this missed
-            log.exception("提交后发布事件失败，将由定时清扫补发")
+        await self.flusher.flush(now)
         self.hub.kick()
 
     @classmethod
@@ -57,6 +55,7 @@ class Services:
         return cls(settings=settings, redis=redis, arq=arq, hub=hub)
 
     async def stop(self) -> None:
+        await self.flusher.close()
         await self.hub.stop()
         if self.arq is not None:
             await self.arq.aclose()

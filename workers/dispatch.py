@@ -204,3 +204,62 @@ async def _publish(redis: aioredis.Redis, arq: ArqRedis | None, batch: list[Sequ
         return await stream()
     streamed, _ = await asyncio.gather(stream(), schedule(arq))
     return streamed
+
+
+class OutboxFlusher:
+    """One flush at a time per process; whoever asks while one runs shares the next.
+
+    Every mutation asks for a flush after its commit. Run side by side, those flushes queue on the
+    sequencer's lock, and each reads and publishes the same unpublished batch again; at a hundred
+    commits a second that costs seconds. Here a caller waits for a flush that *started after it
+    asked* (so its commit is in it), and all callers that asked meanwhile share that one flush.
+
+    Each flush is bounded in time: a Redis that accepts connections but never answers must not hold
+    every later caller. A flush that fails or times out loses nothing: the events stay unpublished in
+    the database, the hubs' database poll still delivers them and the sweep publishes them later.
+    """
+
+    def __init__(self, redis: aioredis.Redis, arq: ArqRedis | None, *, budget: float = 1.0) -> None:
+        self.redis = redis
+        self.arq = arq
+        self.budget = budget
+        self._asked = 0  # tickets handed out
+        self._done = 0  # every ticket up to this one has had its flush
+        self._now: datetime | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._finished = asyncio.Condition()
+
+    async def flush(self, now: datetime) -> None:
+        """Return once a flush that began after this call has ended (or after two budgets at most)."""
+        self._asked += 1
+        ticket, self._now = self._asked, now
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run(), name="outbox-flusher")
+        async with self._finished:
+            try:
+                # One flush may be running already (up to a budget), then ours (up to another).
+                await asyncio.wait_for(self._finished.wait_for(lambda: self._done >= ticket), 2 * self.budget + 0.5)
+            except TimeoutError:
+                log.warning("提交后发布事件超时，将由定时清扫补发")
+
+    async def _run(self) -> None:
+        while self._done < self._asked:
+            upto, now = self._asked, self._now
+            assert now is not None
+            try:
+                await asyncio.wait_for(flush_outbox(self.redis, self.arq, now), self.budget)
+            except TimeoutError:
+                log.warning("提交后发布事件超时（Redis 无响应），将由定时清扫补发")
+            except Exception:  # the sweep publishes whatever this missed
+                log.exception("提交后发布事件失败，将由定时清扫补发")
+            self._done = upto
+            async with self._finished:
+                self._finished.notify_all()
+
+    async def close(self) -> None:
+        """Let a running flush end (within its budget); nothing is lost if it does not."""
+        if self._runner is not None and not self._runner.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._runner), self.budget + 0.5)
+            except TimeoutError:
+                self._runner.cancel()

@@ -3,8 +3,8 @@
 N WebSocket clients speak graphql-transport-ws to a real `shenguan serve` process, authenticated as
 the accounts of 200 supervision departments (subscription i belongs to department i mod 200), each
 subscribed to `events(kinds: [CALENDAR_CHANGED])`. The bench process writes events through the
-outbox exactly as a mutation does (record_event in a transaction, then flush_outbox), so they reach
-the server through Redis, as they would from another process.
+outbox exactly as a mutation does (record_event in a transaction, then the process's one
+OutboxFlusher), so they reach the server through Redis, as they would from another process.
 
 - Memory per idle subscription: server RSS after the N subscriptions (and a probe event that every
   one of them has received, which proves they are registered) minus RSS before, over N.
@@ -27,7 +27,7 @@ import os
 import statistics
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,7 +46,7 @@ from bench.stats import Result, percentile
 from models.account import User
 from models.calendar import SHANGHAI
 from models.event import EventKind, record_event
-from workers.dispatch import STREAM, flush_outbox
+from workers.dispatch import STREAM, OutboxFlusher
 
 SUBSCRIPTION = (
     "subscription { events(kinds: [CALENDAR_CHANGED]) "
@@ -166,8 +166,9 @@ def rss(pid: int) -> int:
     return int(psutil.Process(pid).memory_info().rss)
 
 
-async def emit(key: int, departments: list[int], redis: aioredis.Redis) -> float:
-    """An event through the outbox, as a mutation writes it; returns the moment it was committed."""
+async def emit(key: int, departments: list[int], flusher: OutboxFlusher) -> float:
+    """An event through the outbox, as a mutation writes it and publishes it (through the process's
+    one flusher, as Services.after_commit does); returns the moment it was committed."""
     async with in_transaction():
         await record_event(
             EventKind.CALENDAR_CHANGED,
@@ -177,7 +178,7 @@ async def emit(key: int, departments: list[int], redis: aioredis.Redis) -> float
             payload={"moved": 0},
         )
     committed = time.perf_counter()
-    await flush_outbox(redis, None, datetime.now(SHANGHAI))
+    await flusher.flush(datetime.now(SHANGHAI))
     return committed
 
 
@@ -256,10 +257,11 @@ async def _platform(
     wait = RECEIPT_WAIT[ctx.quick]
     receipts = Receipts()
     everyone = list(departments)
+    flusher = OutboxFlusher(redis, None)
     # Warm up code paths (one subscriber, one event) before the memory baseline is taken.
     warm = await open_clients(url, [tokens_of[owner[0]]], receipts, subscribe=True)
     await asyncio.sleep(0.3)
-    await broadcast_times(receipts, 1, lambda k: emit(k, [owner[0]], redis), [1], wait)
+    await broadcast_times(receipts, 1, lambda k: emit(k, [owner[0]], flusher), [1], wait)
     await warm.close()
     before = await settle(server.pid)
     t0 = time.perf_counter()
@@ -268,10 +270,14 @@ async def _platform(
     connected = len(clients.sockets)
     await asyncio.sleep(1.0)
     # A probe to everyone: once all have it, every subscription is registered with the hub.
-    _, probe_missing = await broadcast_times(receipts, connected, lambda k: emit(k, everyone, redis), [2], wait)
+
+    def to_all(key: int) -> Awaitable[float]:
+        return emit(key, everyone, flusher)
+
+    _, probe_missing = await broadcast_times(receipts, connected, to_all, [2], wait)
     after = await settle(server.pid)
-    lasts, missing = await broadcast_times(receipts, connected, lambda k: emit(k, everyone, redis), [10, 11, 12], wait)
-    per_department = await _per_department_load(ctx, receipts, redis, owner[:connected])
+    lasts, missing = await broadcast_times(receipts, connected, to_all, [10, 11, 12], wait)
+    per_department = await _per_department_load(ctx, receipts, redis, flusher, owner[:connected])
     await clients.close()
     return {
         "subscriptions": connected,
@@ -290,7 +296,7 @@ async def _platform(
 
 
 async def _per_department_load(
-    ctx: Context, receipts: Receipts, redis: aioredis.Redis, owner: list[int]
+    ctx: Context, receipts: Receipts, redis: aioredis.Redis, flusher: OutboxFlusher, owner: list[int]
 ) -> dict[str, Any]:
     """RATE events per second for a few seconds, each to one department, open loop (no waiting on the last)."""
     seconds = ctx.pick(3.0, 10.0)
@@ -302,7 +308,7 @@ async def _per_department_load(
     keys: list[int] = []
 
     async def one(key: int, department: int) -> None:
-        committed[key] = await emit(key, [department], redis)
+        committed[key] = await emit(key, [department], flusher)
 
     start = time.perf_counter()
     saturated = False
