@@ -342,7 +342,7 @@ async def _per_department_load(
     latencies = [t - committed[k] for k in keys for t in receipts.times[k]]
     # Where the time goes: commit → Redis stream is the outbox (sequencing, publishing), stream →
     # receipt the platform's live path (hub, shared delivery, socket) and this client's reader.
-    entered = await _stream_entry_times(redis, keys)
+    entered = await _stream_entry_times(redis, keys, since=start)
     to_stream = [entered[k] - committed[k] for k in keys if k in entered]
     from_stream = [t - entered[k] for k in keys if k in entered for t in receipts.times[k]]
     expected = sum(receipts.expected[k] for k in keys)
@@ -365,11 +365,12 @@ def _ms(seconds: list[float], rank: int) -> float | None:
     return round(percentile(seconds, rank) * 1000, 1) if seconds else None
 
 
-async def _stream_entry_times(redis: aioredis.Redis, keys: list[int]) -> dict[int, float]:
+async def _stream_entry_times(redis: aioredis.Redis, keys: list[int], *, since: float) -> dict[int, float]:
     """When each event first entered the Redis stream, on this process's perf_counter clock.
 
     A stream entry id starts with the milliseconds of the Redis server's clock when it was added;
     Redis runs on this machine, so its clock is this process's wall clock (to the millisecond).
+    Entries from before `since` are an earlier run's events with the same keys (a reused Redis).
     """
     wanted = set(keys)
     offset = time.time() - time.perf_counter()
@@ -378,8 +379,9 @@ async def _stream_entry_times(redis: aioredis.Redis, keys: list[int]) -> dict[in
         subject = fields[b"subject"].decode()
         key = int(subject.partition(":")[2]) if subject.startswith("CalendarYear:") else -1
         if key in wanted:
-            ms = int(entry_id.decode().partition("-")[0])
-            entered[key] = ms / 1000 - offset  # entries come newest first: the first publication wins
+            at = int(entry_id.decode().partition("-")[0]) / 1000 - offset
+            if at >= since - 0.001:  # newest first: the first publication of this run wins
+                entered[key] = at
     return entered
 
 
