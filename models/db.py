@@ -161,12 +161,22 @@ async def insert_rows(model: type[Model], rows: Sequence[dict[str, Any]], *, ret
     them cost more than writing the rows. PostgreSQL gets one array per column (`unnest`): one
     statement whatever the number of rows, prepared once per connection. SQLite gets multi-row
     VALUES. The ids come back through RETURNING in no promised order, but both databases hand them
-    out in the order the rows are inserted, so the sorted ids are the rows' ids in order.
+    out in the order the rows are inserted (PostgreSQL's in the arrays' order, which the statement
+    makes explicit), so the sorted ids are the rows' ids in order.
+
+    Outside a transaction it opens one: a call split into several statements is written whole or
+    not at all.
     """
     if not rows:
         return
+    async with write_transaction(join=True) as conn:
+        await _insert(conn, model, rows, returning_ids)
+
+
+async def _insert(
+    conn: BaseDBAsyncClient, model: type[Model], rows: Sequence[dict[str, Any]], returning_ids: bool
+) -> None:
     meta = model._meta
-    conn = meta.db
     fields_ = _written_fields(model)
     _fill_defaults(model, rows)
     columns = ", ".join(f'"{meta.fields_db_projection[field.model_field_name]}"' for field in fields_)
@@ -247,7 +257,10 @@ def _unnest_sql(model: type[Model]) -> str:
     for n, field in enumerate(_written_fields(model), 1):
         types = field.get_db_field_types() or {}
         arrays.append(f"${n}::{_SIZE.sub('', types.get('postgres', types['']))}[]")
-    return f"SELECT * FROM unnest({', '.join(arrays)})"
+    names = ", ".join(f"c{n}" for n in range(1, len(arrays) + 1))
+    return (
+        f"SELECT {names} FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS given({names}, position) ORDER BY position"
+    )
 
 
 @functools.cache

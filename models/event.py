@@ -197,22 +197,23 @@ _WITH_AUDIENCE = """
 SELECT e.*, r.department_id AS audience FROM {events} AS e LEFT JOIN event_recipient AS r ON r.event_id = e.id
 ORDER BY e.seq, r.department_id
 """
-# PostgreSQL, in one statement: number a batch, and return it with what earlier passes numbered but
-# could not publish (`waiting` reads the snapshot from before the update), each with its audience.
-_SEQUENCE_AND_COLLECT = (
-    f"WITH fresh AS ({_SEQUENCE} RETURNING event.*), waiting AS ({_WAITING}),"
-    " batch AS (SELECT *, TRUE AS is_new FROM fresh UNION ALL SELECT *, FALSE AS is_new FROM waiting)"
-    + _WITH_AUDIENCE.format(events="batch")
+# PostgreSQL, in one statement: number a batch and return it with its audiences, and say whether
+# events numbered by earlier passes still wait to be published (`older` reads the snapshot from
+# before the update, so it never sees this batch). Only the batch is read under the lock.
+_SEQUENCE_AND_RETURN = (
+    f"WITH fresh AS ({_SEQUENCE} RETURNING event.*),"
+    " older AS (SELECT EXISTS (SELECT 1 FROM event WHERE seq IS NOT NULL AND published_at IS NULL) AS waiting)"
+    + _WITH_AUDIENCE.format(events="(SELECT fresh.*, older.waiting AS older_waiting FROM fresh, older)")
 )
 _UNPUBLISHED = _WITH_AUDIENCE.format(events=f"({_WAITING})")
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One pass of the sequencer: what it numbered, and what waits to be published."""
+    """One pass of the sequencer: what it numbered, and what is to be published next."""
 
     sequenced: int
-    events: list[SequencedEvent]  # sequenced and unpublished, in cursor order; at most a batch
+    events: list[SequencedEvent]  # the oldest sequenced, unpublished events, in cursor order
     more: bool  # more events wait to be numbered or published than this pass took
 
 
@@ -227,20 +228,24 @@ async def sequence_pending(now: datetime, limit: int = SEQUENCE_BATCH) -> int:
 
 
 async def sequence_for_publishing(now: datetime) -> Outgoing:
-    """sequence_pending, then the events waiting for the live transport, with their audiences.
+    """sequence_pending, then the oldest events waiting for the live transport, with their audiences.
 
-    On PostgreSQL that is one statement after the lock, not an update and then a read.
+    The stream must stay in cursor order. On PostgreSQL the numbering statement returns what it
+    numbered with its audiences and whether anything numbered earlier still waits: when nothing
+    does (the usual case right after a commit), what it numbered is what goes out next, with no
+    second read. Otherwise the waiting events are read after the lock is released, oldest first.
     """
-    if Event._meta.db.capabilities.dialect != "postgres":
+    if Event._meta.db.capabilities.dialect == "postgres":
+        async with _sequencer() as conn:
+            sql = _SEQUENCE_AND_RETURN.format(now="$1", limit="$2")
+            rows = await conn.execute_query_dict(sql, [db_value(Event, "sequenced_at", now), SEQUENCE_BATCH])
+        sequenced = len({row["id"] for row in rows})
+        if rows and not rows[0]["older_waiting"]:
+            return Outgoing(sequenced, _grouped(rows), sequenced == SEQUENCE_BATCH)
+    else:
         sequenced = await sequence_pending(now)
-        events = await unpublished()
-        return Outgoing(sequenced, events, sequenced == SEQUENCE_BATCH or len(events) == PUBLISH_BATCH)
-    async with _sequencer() as conn:
-        sql = _SEQUENCE_AND_COLLECT.format(now="$1", limit="$2", waiting="$3")
-        rows = await conn.execute_query_dict(sql, [db_value(Event, "sequenced_at", now), SEQUENCE_BATCH, PUBLISH_BATCH])
-    sequenced = len({row["id"] for row in rows if row["is_new"]})
-    events = _grouped(rows)
-    return Outgoing(sequenced, events, sequenced == SEQUENCE_BATCH or len(events) - sequenced == PUBLISH_BATCH)
+    events = await unpublished()
+    return Outgoing(sequenced, events, sequenced == SEQUENCE_BATCH or len(events) == PUBLISH_BATCH)
 
 
 @contextlib.asynccontextmanager
@@ -317,9 +322,15 @@ async def unpublished(limit: int = PUBLISH_BATCH) -> list[SequencedEvent]:
 async def mark_published(seqs: list[int], now: datetime) -> None:
     if seqs:
         conn = Event._meta.db
-        listed = ", ".join(parameter(conn, n) for n in range(2, len(seqs) + 2))
-        sql = f"UPDATE event SET published_at = {parameter(conn, 1)} WHERE seq IN ({listed}) AND published_at IS NULL"
-        await conn.execute_query(sql, [db_value(Event, "published_at", now), *seqs])
+        at = db_value(Event, "published_at", now)
+        if conn.capabilities.dialect == "postgres":  # one array: the same prepared statement every time
+            sql = "UPDATE event SET published_at = $1 WHERE seq = ANY($2::bigint[]) AND published_at IS NULL"
+            await conn.execute_query(sql, [at, seqs])
+            return
+        listed = ", ".join("?" * len(seqs))
+        await conn.execute_query(
+            f"UPDATE event SET published_at = ? WHERE seq IN ({listed}) AND published_at IS NULL", [at, *seqs]
+        )
 
 
 async def load_for_department(department_id: int, after: int, upto: int, limit: int = 500) -> list[SequencedEvent]:

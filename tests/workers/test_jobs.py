@@ -13,7 +13,16 @@ from tortoise.transactions import in_transaction
 from models.calendar import current_calendar
 from models.claim import claim_push, publish_calendar_year
 from models.decision import DecisionPush
-from models.event import PUBLISH_BATCH, SEQUENCE_BATCH, Event, EventKind, EventRecipient, NewEvent, record_events
+from models.event import (
+    PUBLISH_BATCH,
+    SEQUENCE_BATCH,
+    Event,
+    EventKind,
+    EventRecipient,
+    NewEvent,
+    record_events,
+    sequence_pending,
+)
 from models.settings import Settings
 from tests import factories as f
 from tests.workers.conftest import Clock, RunJobs, World
@@ -363,6 +372,21 @@ async def test_a_backlog_larger_than_a_batch_is_published_whole_in_cursor_order(
     assert [int(e[b"seq"]) for _, e in entries] == list(range(1, backlog + 2))
     assert await Event.filter(published_at=None).count() == 0
     assert set(await queued(pool)) == {f"remind:{push.id}:{DUE}", f"overdue:{push.id}:{DUE}"}
+
+
+async def test_a_live_event_after_a_numbered_backlog_is_published_after_it(
+    world: World, redis: aioredis.Redis, pool: ArqRedis
+) -> None:
+    """Numbered while Redis was away: the backlog goes out first, then the new event, in cursor order."""
+    backlog = PUBLISH_BATCH + 200
+    await record_events(
+        [NewEvent(EventKind.ACCESS_CHANGED, "User", n, [world.receiver.department_id]) for n in range(backlog)]
+    )
+    assert await sequence_pending(ISSUED) == backlog  # numbered, never published
+    await issue_without_flush(world)
+    assert await flush_outbox(redis, pool, ISSUED) == backlog + 1
+    entries = await redis.xrange(STREAM)
+    assert [int(e[b"seq"]) for _, e in entries] == list(range(1, backlog + 2))
 
 
 async def test_the_sweep_leaves_claimed_pushes_alone(world: World, redis: aioredis.Redis, pool: ArqRedis) -> None:
