@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.utils.await_maybe import AwaitableOrValue
 
 from api.context import Info
 from api.graphql.base import Node, to_global_id
@@ -19,6 +20,7 @@ from api.graphql.enums import (
     ResponsibilityKind,
     Role,
 )
+from api.graphql.loaders import load_then
 from models import account as acc
 from models import catalogue as cat
 from models import decision as dec
@@ -101,11 +103,9 @@ class User(Node):
     def is_active(self) -> bool:
         return self.row.is_active
 
-    @strawberry.field
-    async def department(self, info: Info) -> Department:
-        row = await info.context.loaders.department.load(self.row.department_id)
-        assert row is not None
-        return Department(row=row)
+    @strawberry.field(graphql_type=Department)
+    def department(self, info: Info) -> AwaitableOrValue[Department]:
+        return load_then(info.context.loaders.department, self.row.department_id, _department)
 
 
 @strawberry.type(description="A liaison officer's term (联络员任职), Art. 27–28.")
@@ -142,11 +142,9 @@ class Liaison(Node):
         viewer = info.context.require_user()
         return User(row=row) if row and can_see_user(viewer, row) else None
 
-    @strawberry.field
-    async def department(self, info: Info) -> Department:
-        row = await info.context.loaders.department.load(self.row.department_id)
-        assert row is not None
-        return Department(row=row)
+    @strawberry.field(graphql_type=Department)
+    def department(self, info: Info) -> AwaitableOrValue[Department]:
+        return load_then(info.context.loaders.department, self.row.department_id, _department)
 
 
 @strawberry.type(description="An item of the catalogue (事项), Art. 8 and 23.")
@@ -241,17 +239,13 @@ class ApprovalDecision(Node):
     def document_number(self) -> str:
         return self.row.document_number
 
-    @strawberry.field
-    async def item(self, info: Info) -> ApprovalItem:
-        row = await info.context.loaders.item.load(self.row.item_id)
-        assert row is not None
-        return ApprovalItem(row=row)
+    @strawberry.field(graphql_type=ApprovalItem)
+    def item(self, info: Info) -> AwaitableOrValue[ApprovalItem]:
+        return load_then(info.context.loaders.item, self.row.item_id, _item)
 
-    @strawberry.field
-    async def issuer(self, info: Info) -> Department:
-        row = await info.context.loaders.department.load(self.row.issuer_id)
-        assert row is not None
-        return Department(row=row)
+    @strawberry.field(graphql_type=Department)
+    def issuer(self, info: Info) -> AwaitableOrValue[Department]:
+        return load_then(info.context.loaders.department, self.row.issuer_id, _department)
 
     @strawberry.field
     def counterparty(self) -> Counterparty:
@@ -334,17 +328,13 @@ class DecisionPush(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("DecisionPush", self.row.id)
 
-    @strawberry.field
-    async def decision(self, info: Info) -> ApprovalDecision:
-        row = await info.context.loaders.decision.load(self.row.decision_id)
-        assert row is not None
-        return ApprovalDecision(row=row)
+    @strawberry.field(graphql_type=ApprovalDecision)
+    def decision(self, info: Info) -> AwaitableOrValue[ApprovalDecision]:
+        return load_then(info.context.loaders.decision, self.row.decision_id, _decision)
 
-    @strawberry.field
-    async def department(self, info: Info) -> Department:
-        row = await info.context.loaders.department.load(self.row.department_id)
-        assert row is not None
-        return Department(row=row)
+    @strawberry.field(graphql_type=Department)
+    def department(self, info: Info) -> AwaitableOrValue[Department]:
+        return load_then(info.context.loaders.department, self.row.department_id, _department)
 
     @strawberry.field
     def status(self) -> PushStatus:
@@ -400,3 +390,18 @@ class DecisionPush(Node):
     @strawberry.field(description="When the platform recorded the push as overdue.")
     def overdue_at(self) -> datetime | None:
         return self.row.overdue_at
+
+
+def _department(row: acc.Department | None) -> Department:
+    assert row is not None  # a foreign key under RESTRICT: the row exists
+    return Department(row=row)
+
+
+def _item(row: cat.ApprovalItem | None) -> ApprovalItem:
+    assert row is not None
+    return ApprovalItem(row=row)
+
+
+def _decision(row: dec.Decision | None) -> ApprovalDecision:
+    assert row is not None
+    return ApprovalDecision(row=row)
