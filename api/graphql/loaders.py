@@ -59,12 +59,13 @@ def load_then(loader: DataLoader[K, V], key: K, wrap: Callable[[V], R]) -> Await
     return later()
 
 
-# A decision with its item and issuing department, as lists of pushes show it.
-_JOINED: tuple[tuple[type[Model], str], ...] = ((Decision, "d"), (ApprovalItem, "i"), (Department, "s"))
-
-
 def _columns(model: type[Model]) -> tuple[str, ...]:
     return tuple(model._meta.fields_db_projection.values())
+
+
+def _build(model: type[M], columns: tuple[str, ...], values: Sequence[Any]) -> M:
+    """A model from its columns' values, through the ORM's own row constructor (the conversions of any read)."""
+    return model._init_from_db(**dict(zip(columns, values, strict=True)))
 
 
 def _id_list(conn: BaseDBAsyncClient, count: int) -> str:
@@ -74,33 +75,21 @@ def _id_list(conn: BaseDBAsyncClient, count: int) -> str:
     return ", ".join(f"${n}" for n in range(1, count + 1))
 
 
-async def _decisions_with_item_and_issuer(ids: Sequence[int]) -> list[tuple[Decision, ApprovalItem, Department]]:
-    """Decisions by id, each with its item and issuer, in one statement.
-
-    tortoise's select_related over decision__item and decision__issuer reads the decision's columns
-    once per path and builds each decision once per path; on a page of pushes that cost more than
-    everything else the request did. The join here reads every column once, and the rows are built
-    by the ORM's own row constructor, so field conversions (sealed personal data, timestamps) are
-    the ones every other read applies.
-    """
+async def _decision_rows(ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The columns of each decision, then of its item, then of its issuer (see DECISION_ROW), one row each."""
     conn = Decision._meta.db
-    columns = [_columns(model) for model, _ in _JOINED]
-    select = ", ".join(f'{alias}."{c}"' for (_, alias), names in zip(_JOINED, columns, strict=True) for c in names)
+    select = ", ".join(
+        f'{alias}."{c}"' for alias, columns in zip(("d", "i", "s"), DECISION_ROW, strict=True) for c in columns
+    )
     sql = (
         f"SELECT {select} FROM decision d JOIN approval_item i ON i.id = d.item_id "
         f"JOIN department s ON s.id = d.issuer_id WHERE d.id IN ({_id_list(conn, len(ids))})"
     )
     _, rows = await conn.execute_query(sql, list(ids))
-    out: list[tuple[Decision, ApprovalItem, Department]] = []
-    for row in rows:
-        values = list(row.values()) if isinstance(row, dict) else list(row)
-        built: list[Any] = []
-        start = 0
-        for (model, _), names in zip(_JOINED, columns, strict=True):
-            built.append(model._init_from_db(**dict(zip(names, values[start : start + len(names)], strict=True))))
-            start += len(names)
-        out.append((built[0], built[1], built[2]))
-    return out
+    return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in rows]
+
+
+DECISION_ROW = (_columns(Decision), _columns(ApprovalItem), _columns(Department))
 
 
 async def _grouped(model: type[M], column: str, keys: Sequence[Hashable]) -> list[list[M]]:
@@ -143,14 +132,26 @@ class Loaders:
         return loader
 
     async def prime_decisions(self, ids: Collection[int]) -> None:
-        """Load the decisions not yet loaded, with their items and issuers, into the three loaders at once."""
+        """Load the decisions not yet loaded, with their items and issuers, into the three loaders at once.
+
+        One hand-written join: tortoise's select_related over decision__item and decision__issuer reads
+        the decision's columns once per path and builds each decision once per path, which on a page of
+        pushes cost more than everything else the request did. An item or issuer shared by several
+        decisions is built once.
+        """
         missing = sorted({k for k in ids if self.decision.cache_map.get(k) is None})
         if not missing:
             return
-        for decision, item, issuer in await _decisions_with_item_and_issuer(missing):
+        decision_columns, item_columns, issuer_columns = DECISION_ROW
+        item_at = len(decision_columns)
+        issuer_at = item_at + len(item_columns)
+        for values in await _decision_rows(missing):
+            decision = _build(Decision, decision_columns, values[:item_at])
             self.decision.prime(decision.id, decision)
-            self.item.prime(item.id, item)
-            self.department.prime(issuer.id, issuer)
+            if self.item.cache_map.get(decision.item_id) is None:
+                self.item.prime(decision.item_id, _build(ApprovalItem, item_columns, values[item_at:issuer_at]))
+            if self.department.cache_map.get(decision.issuer_id) is None:
+                self.department.prime(decision.issuer_id, _build(Department, issuer_columns, values[issuer_at:]))
 
     @cached_property
     def department(self) -> DataLoader[int, Department | None]:

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.utils.await_maybe import AwaitableOrValue
 
 from api.context import Info
-from api.graphql.base import Node, to_global_id
+from api.graphql.base import Node, row_field, to_global_id
 from api.graphql.enums import (
     AdminLevel,
     Channel,
@@ -42,25 +42,11 @@ class Department(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("Department", self.row.id)
 
-    @strawberry.field
-    def code(self) -> str:
-        return self.row.code
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def kind(self) -> DepartmentKind:
-        return self.row.kind
-
-    @strawberry.field
-    def level(self) -> AdminLevel:
-        return self.row.level
-
-    @strawberry.field
-    def region_code(self) -> str:
-        return self.row.region_code
+    code: str = row_field()
+    name: str = row_field()
+    kind: DepartmentKind = row_field()
+    level: AdminLevel = row_field()
+    region_code: str = row_field()
 
     @strawberry.field
     async def parent(self, info: Info) -> Department | None:
@@ -87,21 +73,14 @@ class User(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("User", self.row.id)
 
-    @strawberry.field
-    def username(self) -> str:
-        return self.row.username
-
-    @strawberry.field
-    def display_name(self) -> str:
-        return self.row.display_name
+    username: str = row_field()
+    display_name: str = row_field()
 
     @strawberry.field
     def roles(self) -> list[Role]:
         return [Role(r) for r in self.row.roles]
 
-    @strawberry.field
-    def is_active(self) -> bool:
-        return self.row.is_active
+    is_active: bool = row_field()
 
     @strawberry.field(graphql_type=Department)
     def department(self, info: Info) -> AwaitableOrValue[Department]:
@@ -116,21 +95,14 @@ class Liaison(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("Liaison", self.row.id)
 
-    @strawberry.field
-    def title(self) -> str:
-        return self.row.title
+    title: str = row_field()
 
     @strawberry.field(description="Masked unless revealed by an authorised role.")
     def phone(self) -> str:
         return mask_phone(self.row.phone)
 
-    @strawberry.field
-    def started_at(self) -> datetime:
-        return self.row.started_at
-
-    @strawberry.field
-    def ended_at(self) -> datetime | None:
-        return self.row.ended_at
+    started_at: datetime = row_field()
+    ended_at: datetime | None = row_field()
 
     @strawberry.field
     def is_active(self) -> bool:
@@ -155,29 +127,12 @@ class ApprovalItem(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("ApprovalItem", self.row.id)
 
-    @strawberry.field
-    def code(self) -> str:
-        return self.row.code
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def legal_basis(self) -> str:
-        return self.row.legal_basis
-
-    @strawberry.field
-    def commitment_based(self) -> bool:
-        return self.row.commitment_based
-
-    @strawberry.field
-    def joint_inspection(self) -> bool:
-        return self.row.joint_inspection
-
-    @strawberry.field
-    def responsibility(self) -> ResponsibilityKind:
-        return self.row.responsibility
+    code: str = row_field()
+    name: str = row_field()
+    legal_basis: str = row_field()
+    commitment_based: bool = row_field()
+    joint_inspection: bool = row_field()
+    responsibility: ResponsibilityKind = row_field()
 
     @strawberry.field(description="Art. 24: the verification plan of commitment-based decisions of this item.")
     def verification_plan(self) -> Annotated[VerificationPlan, strawberry.lazy("api.graphql.commitment")]:
@@ -185,9 +140,7 @@ class ApprovalItem(Node):
 
         return VerificationPlan(row=self.row)
 
-    @strawberry.field
-    def is_active(self) -> bool:
-        return self.row.is_active
+    is_active: bool = row_field()
 
     @strawberry.field
     async def supervising_departments(self, info: Info) -> list[Department]:
@@ -198,33 +151,22 @@ class ApprovalItem(Node):
 class Counterparty:
     row: strawberry.Private[dec.Decision]
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.counterparty_name
-
-    @strawberry.field
-    def kind(self) -> CounterpartyKind:
-        return self.row.counterparty_kind
+    name: str = row_field("counterparty_name")
+    kind: CounterpartyKind = row_field("counterparty_kind")
 
     @strawberry.field(description="Citizen ID number, masked (370802********1234).")
     def id_number(self) -> str | None:
         return mask_citizen_id(self.row.id_number) if self.row.id_number else None
 
-    @strawberry.field(description="Unified social credit code (public, not masked).")
-    def credit_code(self) -> str | None:
-        return self.row.credit_code
+    credit_code: str | None = row_field(description="Unified social credit code (public, not masked).")
 
-    @strawberry.field
-    def contact_name(self) -> str | None:
-        return self.row.contact_name
+    contact_name: str | None = row_field()
 
     @strawberry.field(description="Phone number, masked (138****5678).")
     def phone(self) -> str | None:
         return mask_phone(self.row.phone) if self.row.phone else None
 
-    @strawberry.field
-    def address(self) -> str | None:
-        return self.row.address
+    address: str | None = row_field()
 
 
 @strawberry.type(name="ApprovalDecision", description="An approval decision (审批决定).")
@@ -235,9 +177,7 @@ class ApprovalDecision(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("ApprovalDecision", self.row.id)
 
-    @strawberry.field
-    def document_number(self) -> str:
-        return self.row.document_number
+    document_number: str = row_field()
 
     @strawberry.field(graphql_type=ApprovalItem)
     def item(self, info: Info) -> AwaitableOrValue[ApprovalItem]:
@@ -251,29 +191,12 @@ class ApprovalDecision(Node):
     def counterparty(self) -> Counterparty:
         return Counterparty(row=self.row)
 
-    @strawberry.field
-    def approved_on(self) -> date:
-        return self.row.approved_on
-
-    @strawberry.field
-    def valid_from(self) -> date | None:
-        return self.row.valid_from
-
-    @strawberry.field
-    def valid_until(self) -> date | None:
-        return self.row.valid_until
-
-    @strawberry.field
-    def content(self) -> str:
-        return self.row.content
-
-    @strawberry.field
-    def channel(self) -> Channel:
-        return self.row.channel
-
-    @strawberry.field
-    def status(self) -> DecisionStatus:
-        return self.row.status
+    approved_on: date = row_field()
+    valid_from: date | None = row_field()
+    valid_until: date | None = row_field()
+    content: str = row_field()
+    channel: Channel = row_field()
+    status: DecisionStatus = row_field()
 
     @strawberry.field(description="The issuer sees every push; a receiving department sees its own.")
     async def pushes(self, info: Info) -> list[DecisionPush]:
@@ -281,9 +204,7 @@ class ApprovalDecision(Node):
         viewer = info.context.require_user()
         return [DecisionPush(row=p) for p in visible_pushes_of(viewer, self.row, pushes)]
 
-    @strawberry.field(description="Art. 24: granted on the counterparty's written commitment.")
-    def commitment_based(self) -> bool:
-        return self.row.commitment_based
+    commitment_based: bool = row_field(description="Art. 24: granted on the counterparty's written commitment.")
 
     @strawberry.field(description="Art. 22: the joint inspections linked to this decision that the viewer may see.")
     async def inspections(
@@ -336,33 +257,19 @@ class DecisionPush(Node):
     def department(self, info: Info) -> AwaitableOrValue[Department]:
         return load_then(info.context.loaders.department, self.row.department_id, _department)
 
-    @strawberry.field
-    def status(self) -> PushStatus:
-        return self.row.status
-
-    @strawberry.field
-    def pushed_at(self) -> datetime:
-        return self.row.pushed_at
-
-    @strawberry.field
-    def claim_due_on(self) -> date:
-        return self.row.claim_due_on
-
-    @strawberry.field(description="23:59:59 Asia/Shanghai of claimDueOn.")
-    def claim_deadline(self) -> datetime:
-        return self.row.claim_deadline
-
-    @strawberry.field(description="True when the deadline crosses a year whose schedule is not yet official.")
-    def deadline_provisional(self) -> bool:
-        return self.row.deadline_provisional
+    status: PushStatus = row_field()
+    pushed_at: datetime = row_field()
+    claim_due_on: date = row_field()
+    claim_deadline: datetime = row_field(description="23:59:59 Asia/Shanghai of claimDueOn.")
+    deadline_provisional: bool = row_field(
+        description="True when the deadline crosses a year whose schedule is not yet official."
+    )
 
     @strawberry.field(description="PENDING after claimDeadline.")
     def overdue(self, info: Info) -> bool:
         return self.row.is_overdue(info.context.now())
 
-    @strawberry.field
-    def claimed_at(self) -> datetime | None:
-        return self.row.claimed_at
+    claimed_at: datetime | None = row_field()
 
     @strawberry.field
     async def claimed_by(self, info: Info) -> User | None:
@@ -371,25 +278,11 @@ class DecisionPush(Node):
         row = await info.context.loaders.user.load(self.row.claimed_by_id)
         return User(row=row) if row and can_see_user(info.context.require_user(), row) else None
 
-    @strawberry.field(description="Claimed after the deadline: stays recorded as late.")
-    def claimed_late(self) -> bool:
-        return self.row.claimed_late
-
-    @strawberry.field
-    def return_reason(self) -> str | None:
-        return self.row.return_reason
-
-    @strawberry.field
-    def returned_at(self) -> datetime | None:
-        return self.row.returned_at
-
-    @strawberry.field
-    def reminded_at(self) -> datetime | None:
-        return self.row.reminded_at
-
-    @strawberry.field(description="When the platform recorded the push as overdue.")
-    def overdue_at(self) -> datetime | None:
-        return self.row.overdue_at
+    claimed_late: bool = row_field(description="Claimed after the deadline: stays recorded as late.")
+    return_reason: str | None = row_field()
+    returned_at: datetime | None = row_field()
+    reminded_at: datetime | None = row_field()
+    overdue_at: datetime | None = row_field(description="When the platform recorded the push as overdue.")
 
 
 def _department(row: acc.Department | None) -> Department:
