@@ -59,8 +59,15 @@ def load_then(loader: DataLoader[K, V], key: K, wrap: Callable[[V], R]) -> Await
     return later()
 
 
-def _columns(model: type[Model]) -> tuple[str, ...]:
-    return tuple(model._meta.fields_db_projection.values())
+def _decision_row() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The columns of a decision, its item and its issuer, in the order _decision_rows reads them.
+
+    Asked at run time: the foreign key columns (item_id, issuer_id) exist once the ORM is initialised.
+    """
+    decision, item, issuer = (
+        tuple(m._meta.fields_db_projection.values()) for m in (Decision, ApprovalItem, Department)
+    )
+    return decision, item, issuer
 
 
 def _build(model: type[M], columns: tuple[str, ...], values: Sequence[Any]) -> M:
@@ -76,10 +83,10 @@ def _id_list(conn: BaseDBAsyncClient, count: int) -> str:
 
 
 async def _decision_rows(ids: Sequence[int]) -> list[tuple[Any, ...]]:
-    """The columns of each decision, then of its item, then of its issuer (see DECISION_ROW), one row each."""
+    """The columns of each decision, then of its item, then of its issuer (see _decision_row), one row each."""
     conn = Decision._meta.db
     select = ", ".join(
-        f'{alias}."{c}"' for alias, columns in zip(("d", "i", "s"), DECISION_ROW, strict=True) for c in columns
+        f'{alias}."{c}"' for alias, columns in zip(("d", "i", "s"), _decision_row(), strict=True) for c in columns
     )
     sql = (
         f"SELECT {select} FROM decision d JOIN approval_item i ON i.id = d.item_id "
@@ -87,9 +94,6 @@ async def _decision_rows(ids: Sequence[int]) -> list[tuple[Any, ...]]:
     )
     _, rows = await conn.execute_query(sql, list(ids))
     return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in rows]
-
-
-DECISION_ROW = (_columns(Decision), _columns(ApprovalItem), _columns(Department))
 
 
 async def _grouped(model: type[M], column: str, keys: Sequence[Hashable]) -> list[list[M]]:
@@ -142,7 +146,7 @@ class Loaders:
         missing = sorted({k for k in ids if self.decision.cache_map.get(k) is None})
         if not missing:
             return
-        decision_columns, item_columns, issuer_columns = DECISION_ROW
+        decision_columns, item_columns, issuer_columns = _decision_row()
         item_at = len(decision_columns)
         issuer_at = item_at + len(item_columns)
         for values in await _decision_rows(missing):
