@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -135,28 +135,6 @@ class Loaders:
             loader = self._by_model[model] = DataLoader(lambda k: _by_id(model, k))
         return loader
 
-    async def prime_decisions(self, ids: Collection[int]) -> None:
-        """Load the decisions not yet loaded, with their items and issuers, into the three loaders at once.
-
-        One hand-written join: tortoise's select_related over decision__item and decision__issuer reads
-        the decision's columns once per path and builds each decision once per path, which on a page of
-        pushes cost more than everything else the request did. An item or issuer shared by several
-        decisions is built once.
-        """
-        missing = sorted({k for k in ids if self.decision.cache_map.get(k) is None})
-        if not missing:
-            return
-        decision_columns, item_columns, issuer_columns = _decision_row()
-        item_at = len(decision_columns)
-        issuer_at = item_at + len(item_columns)
-        for values in await _decision_rows(missing):
-            decision = _build(Decision, decision_columns, values[:item_at])
-            self.decision.prime(decision.id, decision)
-            if self.item.cache_map.get(decision.item_id) is None:
-                self.item.prime(decision.item_id, _build(ApprovalItem, item_columns, values[item_at:issuer_at]))
-            if self.department.cache_map.get(decision.issuer_id) is None:
-                self.department.prime(decision.issuer_id, _build(Department, issuer_columns, values[issuer_at:]))
-
     @cached_property
     def department(self) -> DataLoader[int, Department | None]:
         return DataLoader(lambda k: _by_id(Department, k))
@@ -171,7 +149,29 @@ class Loaders:
 
     @cached_property
     def decision(self) -> DataLoader[int, Decision | None]:
-        return DataLoader(lambda k: _by_id(Decision, k))
+        """Decisions by id, each read with its item and issuer, which it puts into their loaders."""
+        return DataLoader(self._decisions)
+
+    async def _decisions(self, keys: Sequence[int]) -> list[Decision | None]:
+        """One hand-written join, because lists of decisions and of pushes show each with its item and issuer.
+
+        tortoise's select_related over a push's decision__item and decision__issuer reads the decision's
+        columns once per path and builds each decision once per path, which on a page of pushes cost
+        more than everything else the request did. An item or issuer shared by several decisions is
+        built once.
+        """
+        decision_columns, item_columns, issuer_columns = _decision_row()
+        item_at = len(decision_columns)
+        issuer_at = item_at + len(item_columns)
+        found: dict[int, Decision] = {}
+        for values in await _decision_rows(keys):
+            decision = _build(Decision, decision_columns, values[:item_at])
+            found[decision.id] = decision
+            if self.item.cache_map.get(decision.item_id) is None:
+                self.item.prime(decision.item_id, _build(ApprovalItem, item_columns, values[item_at:issuer_at]))
+            if self.department.cache_map.get(decision.issuer_id) is None:
+                self.department.prime(decision.issuer_id, _build(Department, issuer_columns, values[issuer_at:]))
+        return [found.get(k) for k in keys]
 
     @cached_property
     def push(self) -> DataLoader[int, DecisionPush | None]:

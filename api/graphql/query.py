@@ -183,7 +183,7 @@ class Query(AuditQuery):
 
         async def with_decisions(rows: list[PushRow]) -> None:
             # Each push's decision, item and issuer in one statement, whatever the page size.
-            await loaders.prime_decisions([r.decision_id for r in rows])
+            await loaders.decision.load_many([r.decision_id for r in rows])
 
         return await paginate(
             query,

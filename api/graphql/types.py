@@ -75,12 +75,11 @@ class User(Node):
 
     username: str = row_field()
     display_name: str = row_field()
+    is_active: bool = row_field()
 
     @strawberry.field
     def roles(self) -> list[Role]:
         return [Role(r) for r in self.row.roles]
-
-    is_active: bool = row_field()
 
     @strawberry.field(graphql_type=Department)
     def department(self, info: Info) -> AwaitableOrValue[Department]:
@@ -96,13 +95,12 @@ class Liaison(Node):
         return to_global_id("Liaison", self.row.id)
 
     title: str = row_field()
+    started_at: datetime = row_field()
+    ended_at: datetime | None = row_field()
 
     @strawberry.field(description="Masked unless revealed by an authorised role.")
     def phone(self) -> str:
         return mask_phone(self.row.phone)
-
-    started_at: datetime = row_field()
-    ended_at: datetime | None = row_field()
 
     @strawberry.field
     def is_active(self) -> bool:
@@ -133,14 +131,13 @@ class ApprovalItem(Node):
     commitment_based: bool = row_field()
     joint_inspection: bool = row_field()
     responsibility: ResponsibilityKind = row_field()
+    is_active: bool = row_field()
 
     @strawberry.field(description="Art. 24: the verification plan of commitment-based decisions of this item.")
     def verification_plan(self) -> Annotated[VerificationPlan, strawberry.lazy("api.graphql.commitment")]:
         from api.graphql.commitment import VerificationPlan
 
         return VerificationPlan(row=self.row)
-
-    is_active: bool = row_field()
 
     @strawberry.field
     async def supervising_departments(self, info: Info) -> list[Department]:
@@ -153,20 +150,17 @@ class Counterparty:
 
     name: str = row_field("counterparty_name")
     kind: CounterpartyKind = row_field("counterparty_kind")
+    credit_code: str | None = row_field(description="Unified social credit code (public, not masked).")
+    contact_name: str | None = row_field()
+    address: str | None = row_field()
 
     @strawberry.field(description="Citizen ID number, masked (370802********1234).")
     def id_number(self) -> str | None:
         return mask_citizen_id(self.row.id_number) if self.row.id_number else None
 
-    credit_code: str | None = row_field(description="Unified social credit code (public, not masked).")
-
-    contact_name: str | None = row_field()
-
     @strawberry.field(description="Phone number, masked (138****5678).")
     def phone(self) -> str | None:
         return mask_phone(self.row.phone) if self.row.phone else None
-
-    address: str | None = row_field()
 
 
 @strawberry.type(name="ApprovalDecision", description="An approval decision (审批决定).")
@@ -178,6 +172,13 @@ class ApprovalDecision(Node):
         return to_global_id("ApprovalDecision", self.row.id)
 
     document_number: str = row_field()
+    approved_on: date = row_field()
+    valid_from: date | None = row_field()
+    valid_until: date | None = row_field()
+    content: str = row_field()
+    channel: Channel = row_field()
+    status: DecisionStatus = row_field()
+    commitment_based: bool = row_field(description="Art. 24: granted on the counterparty's written commitment.")
 
     @strawberry.field(graphql_type=ApprovalItem)
     def item(self, info: Info) -> AwaitableOrValue[ApprovalItem]:
@@ -191,20 +192,11 @@ class ApprovalDecision(Node):
     def counterparty(self) -> Counterparty:
         return Counterparty(row=self.row)
 
-    approved_on: date = row_field()
-    valid_from: date | None = row_field()
-    valid_until: date | None = row_field()
-    content: str = row_field()
-    channel: Channel = row_field()
-    status: DecisionStatus = row_field()
-
     @strawberry.field(description="The issuer sees every push; a receiving department sees its own.")
     async def pushes(self, info: Info) -> list[DecisionPush]:
         pushes = await info.context.loaders.pushes_of_decision.load(self.row.id)
         viewer = info.context.require_user()
         return [DecisionPush(row=p) for p in visible_pushes_of(viewer, self.row, pushes)]
-
-    commitment_based: bool = row_field(description="Art. 24: granted on the counterparty's written commitment.")
 
     @strawberry.field(description="Art. 22: the joint inspections linked to this decision that the viewer may see.")
     async def inspections(
@@ -249,6 +241,20 @@ class DecisionPush(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("DecisionPush", self.row.id)
 
+    status: PushStatus = row_field()
+    pushed_at: datetime = row_field()
+    claim_due_on: date = row_field()
+    claim_deadline: datetime = row_field(description="23:59:59 Asia/Shanghai of claimDueOn.")
+    deadline_provisional: bool = row_field(
+        description="True when the deadline crosses a year whose schedule is not yet official."
+    )
+    claimed_at: datetime | None = row_field()
+    claimed_late: bool = row_field(description="Claimed after the deadline: stays recorded as late.")
+    return_reason: str | None = row_field()
+    returned_at: datetime | None = row_field()
+    reminded_at: datetime | None = row_field()
+    overdue_at: datetime | None = row_field(description="When the platform recorded the push as overdue.")
+
     @strawberry.field(graphql_type=ApprovalDecision)
     def decision(self, info: Info) -> AwaitableOrValue[ApprovalDecision]:
         return load_then(info.context.loaders.decision, self.row.decision_id, _decision)
@@ -257,19 +263,9 @@ class DecisionPush(Node):
     def department(self, info: Info) -> AwaitableOrValue[Department]:
         return load_then(info.context.loaders.department, self.row.department_id, _department)
 
-    status: PushStatus = row_field()
-    pushed_at: datetime = row_field()
-    claim_due_on: date = row_field()
-    claim_deadline: datetime = row_field(description="23:59:59 Asia/Shanghai of claimDueOn.")
-    deadline_provisional: bool = row_field(
-        description="True when the deadline crosses a year whose schedule is not yet official."
-    )
-
     @strawberry.field(description="PENDING after claimDeadline.")
     def overdue(self, info: Info) -> bool:
         return self.row.is_overdue(info.context.now())
-
-    claimed_at: datetime | None = row_field()
 
     @strawberry.field
     async def claimed_by(self, info: Info) -> User | None:
@@ -277,12 +273,6 @@ class DecisionPush(Node):
             return None
         row = await info.context.loaders.user.load(self.row.claimed_by_id)
         return User(row=row) if row and can_see_user(info.context.require_user(), row) else None
-
-    claimed_late: bool = row_field(description="Claimed after the deadline: stays recorded as late.")
-    return_reason: str | None = row_field()
-    returned_at: datetime | None = row_field()
-    reminded_at: datetime | None = row_field()
-    overdue_at: datetime | None = row_field(description="When the platform recorded the push as overdue.")
 
 
 def _department(row: acc.Department | None) -> Department:
