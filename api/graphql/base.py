@@ -23,9 +23,8 @@ class RowField(StrawberryField):
     """A field that is an attribute of the wrapped ORM row (`row`), read without a resolver.
 
     strawberry runs every field that has a resolver through argument parsing, an Info object and
-    its extension chain; a plain read skips all of it, and on a page of twenty pushes with their
-    decisions that was a third of the execution. The value lives on the row, so the field is no
-    argument of the type's constructor.
+    its extension chain, about a third of the time such a field takes; a plain read skips all of
+    it. The value lives on the row, so the field is no argument of the type's constructor.
     """
 
     def __init__(self, attribute: str | None = None, description: str | None = None) -> None:
