@@ -7,7 +7,6 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
-from strawberry.utils.await_maybe import AwaitableOrValue
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
@@ -42,7 +41,7 @@ V = TypeVar("V")
 R = TypeVar("R")
 
 
-def load_then(loader: DataLoader[K, V], key: K, wrap: Callable[[V], R]) -> AwaitableOrValue[R]:
+def load_then(loader: DataLoader[K, V], key: K, wrap: Callable[[V], R]) -> R | Awaitable[R]:
     """`wrap` of the loader's value: at once when the request already holds it, else once it is loaded.
 
     A resolver that returns a plain value lets the executor complete the field where it stands; an

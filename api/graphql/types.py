@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry.utils.await_maybe import AwaitableOrValue
 
 from api.context import Info
 from api.graphql.base import Node, row_field, to_global_id
@@ -82,7 +82,7 @@ class User(Node):
         return [Role(r) for r in self.row.roles]
 
     @strawberry.field(graphql_type=Department)
-    def department(self, info: Info) -> AwaitableOrValue[Department]:
+    def department(self, info: Info) -> Department | Awaitable[Department]:
         return load_then(info.context.loaders.department, self.row.department_id, _department)
 
 
@@ -113,7 +113,7 @@ class Liaison(Node):
         return User(row=row) if row and can_see_user(viewer, row) else None
 
     @strawberry.field(graphql_type=Department)
-    def department(self, info: Info) -> AwaitableOrValue[Department]:
+    def department(self, info: Info) -> Department | Awaitable[Department]:
         return load_then(info.context.loaders.department, self.row.department_id, _department)
 
 
@@ -181,11 +181,11 @@ class ApprovalDecision(Node):
     commitment_based: bool = row_field(description="Art. 24: granted on the counterparty's written commitment.")
 
     @strawberry.field(graphql_type=ApprovalItem)
-    def item(self, info: Info) -> AwaitableOrValue[ApprovalItem]:
+    def item(self, info: Info) -> ApprovalItem | Awaitable[ApprovalItem]:
         return load_then(info.context.loaders.item, self.row.item_id, _item)
 
     @strawberry.field(graphql_type=Department)
-    def issuer(self, info: Info) -> AwaitableOrValue[Department]:
+    def issuer(self, info: Info) -> Department | Awaitable[Department]:
         return load_then(info.context.loaders.department, self.row.issuer_id, _department)
 
     @strawberry.field
@@ -256,11 +256,11 @@ class DecisionPush(Node):
     overdue_at: datetime | None = row_field(description="When the platform recorded the push as overdue.")
 
     @strawberry.field(graphql_type=ApprovalDecision)
-    def decision(self, info: Info) -> AwaitableOrValue[ApprovalDecision]:
+    def decision(self, info: Info) -> ApprovalDecision | Awaitable[ApprovalDecision]:
         return load_then(info.context.loaders.decision, self.row.decision_id, _decision)
 
     @strawberry.field(graphql_type=Department)
-    def department(self, info: Info) -> AwaitableOrValue[Department]:
+    def department(self, info: Info) -> Department | Awaitable[Department]:
         return load_then(info.context.loaders.department, self.row.department_id, _department)
 
     @strawberry.field(description="PENDING after claimDeadline.")
