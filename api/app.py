@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -170,6 +171,9 @@ def create_app(
             await open_database(settings.database_url, check_migrated=check_migrated)
         services = await Services.start(settings, poll_interval=poll_interval)
         app.state.services = services
+        # What start-up made (modules, the schema, ORM metadata) lives as long as the process: frozen,
+        # it is no longer walked by every full collection, which a busy server runs every few seconds.
+        gc.freeze()
         try:
             yield
         finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -35,8 +35,12 @@ async def paginate(
     first: int | None,
     after: str | None,
     wrap: Callable[[Any], N],
+    prepare: Callable[[list[Any]], Awaitable[None]] | None = None,
 ) -> Connection[N]:
-    """A Relay page of `query` ordered by `keys` (the last key unique), after the cursor."""
+    """A Relay page of `query` ordered by `keys` (the last key unique), after the cursor.
+
+    `prepare` receives the page's rows before they are wrapped (to load what they refer to at once).
+    """
     size = page_size(first)
     page = query
     if after:
@@ -47,6 +51,8 @@ async def paginate(
     rows = await page.order_by(*keys).limit(size + 1)
     more = len(rows) > size
     rows = rows[:size]
+    if prepare is not None and rows:
+        await prepare(rows)
     edges = [Edge(cursor=encode_cursor([_cursor_value(getattr(r, k)) for k in keys]), node=wrap(r)) for r in rows]
 
     async def count() -> int:

@@ -181,23 +181,18 @@ class Query(AuditQuery):
         )
         loaders = info.context.loaders
 
-        def wrap(row: PushRow) -> DecisionPush:
-            # The page is read with its decision, item and issuer in one statement; priming the
-            # loaders keeps the usual selection at two statements (token, page) whatever the size.
-            found = row.decision
-            loaders.decision.prime(found.id, found)
-            loaders.item.prime(found.item_id, found.item)
-            loaders.department.prime(found.issuer_id, found.issuer)
-            return DecisionPush(row=row)
+        async def with_decisions(rows: list[PushRow]) -> None:
+            # Each push's decision, item and issuer in one statement, whatever the page size.
+            await loaders.decision.load_many([r.decision_id for r in rows])
 
-        query = query.select_related("decision", "decision__item", "decision__issuer")
         return await paginate(
             query,
             keys=("claim_deadline", "id"),
             samples=(EPOCH, 0),
             first=given(first),
             after=given(after),
-            wrap=wrap,
+            wrap=lambda r: DecisionPush(row=r),
+            prepare=with_decisions,
         )
 
     @strawberry.field(description="The date `days` working days after `start` (the start day does not count).")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from api.context import Info
-from api.graphql.base import Node, to_global_id
+from api.graphql.base import Node, row_field, to_global_id
 from api.graphql.enums import (
     AdminLevel,
     Channel,
@@ -19,6 +20,7 @@ from api.graphql.enums import (
     ResponsibilityKind,
     Role,
 )
+from api.graphql.loaders import load_then
 from models import account as acc
 from models import catalogue as cat
 from models import decision as dec
@@ -40,25 +42,11 @@ class Department(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("Department", self.row.id)
 
-    @strawberry.field
-    def code(self) -> str:
-        return self.row.code
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def kind(self) -> DepartmentKind:
-        return self.row.kind
-
-    @strawberry.field
-    def level(self) -> AdminLevel:
-        return self.row.level
-
-    @strawberry.field
-    def region_code(self) -> str:
-        return self.row.region_code
+    code: str = row_field()
+    name: str = row_field()
+    kind: DepartmentKind = row_field()
+    level: AdminLevel = row_field()
+    region_code: str = row_field()
 
     @strawberry.field
     async def parent(self, info: Info) -> Department | None:
@@ -85,27 +73,17 @@ class User(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("User", self.row.id)
 
-    @strawberry.field
-    def username(self) -> str:
-        return self.row.username
-
-    @strawberry.field
-    def display_name(self) -> str:
-        return self.row.display_name
+    username: str = row_field()
+    display_name: str = row_field()
+    is_active: bool = row_field()
 
     @strawberry.field
     def roles(self) -> list[Role]:
         return [Role(r) for r in self.row.roles]
 
-    @strawberry.field
-    def is_active(self) -> bool:
-        return self.row.is_active
-
-    @strawberry.field
-    async def department(self, info: Info) -> Department:
-        row = await info.context.loaders.department.load(self.row.department_id)
-        assert row is not None
-        return Department(row=row)
+    @strawberry.field(graphql_type=Department)
+    def department(self, info: Info) -> Department | Awaitable[Department]:
+        return load_then(info.context.loaders.department, self.row.department_id, _department)
 
 
 @strawberry.type(description="A liaison officer's term (联络员任职), Art. 27–28.")
@@ -116,21 +94,13 @@ class Liaison(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("Liaison", self.row.id)
 
-    @strawberry.field
-    def title(self) -> str:
-        return self.row.title
+    title: str = row_field()
+    started_at: datetime = row_field()
+    ended_at: datetime | None = row_field()
 
     @strawberry.field(description="Masked unless revealed by an authorised role.")
     def phone(self) -> str:
         return mask_phone(self.row.phone)
-
-    @strawberry.field
-    def started_at(self) -> datetime:
-        return self.row.started_at
-
-    @strawberry.field
-    def ended_at(self) -> datetime | None:
-        return self.row.ended_at
 
     @strawberry.field
     def is_active(self) -> bool:
@@ -142,11 +112,9 @@ class Liaison(Node):
         viewer = info.context.require_user()
         return User(row=row) if row and can_see_user(viewer, row) else None
 
-    @strawberry.field
-    async def department(self, info: Info) -> Department:
-        row = await info.context.loaders.department.load(self.row.department_id)
-        assert row is not None
-        return Department(row=row)
+    @strawberry.field(graphql_type=Department)
+    def department(self, info: Info) -> Department | Awaitable[Department]:
+        return load_then(info.context.loaders.department, self.row.department_id, _department)
 
 
 @strawberry.type(description="An item of the catalogue (事项), Art. 8 and 23.")
@@ -157,39 +125,19 @@ class ApprovalItem(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("ApprovalItem", self.row.id)
 
-    @strawberry.field
-    def code(self) -> str:
-        return self.row.code
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def legal_basis(self) -> str:
-        return self.row.legal_basis
-
-    @strawberry.field
-    def commitment_based(self) -> bool:
-        return self.row.commitment_based
-
-    @strawberry.field
-    def joint_inspection(self) -> bool:
-        return self.row.joint_inspection
-
-    @strawberry.field
-    def responsibility(self) -> ResponsibilityKind:
-        return self.row.responsibility
+    code: str = row_field()
+    name: str = row_field()
+    legal_basis: str = row_field()
+    commitment_based: bool = row_field()
+    joint_inspection: bool = row_field()
+    responsibility: ResponsibilityKind = row_field()
+    is_active: bool = row_field()
 
     @strawberry.field(description="Art. 24: the verification plan of commitment-based decisions of this item.")
     def verification_plan(self) -> Annotated[VerificationPlan, strawberry.lazy("api.graphql.commitment")]:
         from api.graphql.commitment import VerificationPlan
 
         return VerificationPlan(row=self.row)
-
-    @strawberry.field
-    def is_active(self) -> bool:
-        return self.row.is_active
 
     @strawberry.field
     async def supervising_departments(self, info: Info) -> list[Department]:
@@ -200,33 +148,19 @@ class ApprovalItem(Node):
 class Counterparty:
     row: strawberry.Private[dec.Decision]
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.counterparty_name
-
-    @strawberry.field
-    def kind(self) -> CounterpartyKind:
-        return self.row.counterparty_kind
+    name: str = row_field("counterparty_name")
+    kind: CounterpartyKind = row_field("counterparty_kind")
+    credit_code: str | None = row_field(description="Unified social credit code (public, not masked).")
+    contact_name: str | None = row_field()
+    address: str | None = row_field()
 
     @strawberry.field(description="Citizen ID number, masked (370802********1234).")
     def id_number(self) -> str | None:
         return mask_citizen_id(self.row.id_number) if self.row.id_number else None
 
-    @strawberry.field(description="Unified social credit code (public, not masked).")
-    def credit_code(self) -> str | None:
-        return self.row.credit_code
-
-    @strawberry.field
-    def contact_name(self) -> str | None:
-        return self.row.contact_name
-
     @strawberry.field(description="Phone number, masked (138****5678).")
     def phone(self) -> str | None:
         return mask_phone(self.row.phone) if self.row.phone else None
-
-    @strawberry.field
-    def address(self) -> str | None:
-        return self.row.address
 
 
 @strawberry.type(name="ApprovalDecision", description="An approval decision (审批决定).")
@@ -237,59 +171,32 @@ class ApprovalDecision(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("ApprovalDecision", self.row.id)
 
-    @strawberry.field
-    def document_number(self) -> str:
-        return self.row.document_number
+    document_number: str = row_field()
+    approved_on: date = row_field()
+    valid_from: date | None = row_field()
+    valid_until: date | None = row_field()
+    content: str = row_field()
+    channel: Channel = row_field()
+    status: DecisionStatus = row_field()
+    commitment_based: bool = row_field(description="Art. 24: granted on the counterparty's written commitment.")
 
-    @strawberry.field
-    async def item(self, info: Info) -> ApprovalItem:
-        row = await info.context.loaders.item.load(self.row.item_id)
-        assert row is not None
-        return ApprovalItem(row=row)
+    @strawberry.field(graphql_type=ApprovalItem)
+    def item(self, info: Info) -> ApprovalItem | Awaitable[ApprovalItem]:
+        return load_then(info.context.loaders.item, self.row.item_id, _item)
 
-    @strawberry.field
-    async def issuer(self, info: Info) -> Department:
-        row = await info.context.loaders.department.load(self.row.issuer_id)
-        assert row is not None
-        return Department(row=row)
+    @strawberry.field(graphql_type=Department)
+    def issuer(self, info: Info) -> Department | Awaitable[Department]:
+        return load_then(info.context.loaders.department, self.row.issuer_id, _department)
 
     @strawberry.field
     def counterparty(self) -> Counterparty:
         return Counterparty(row=self.row)
-
-    @strawberry.field
-    def approved_on(self) -> date:
-        return self.row.approved_on
-
-    @strawberry.field
-    def valid_from(self) -> date | None:
-        return self.row.valid_from
-
-    @strawberry.field
-    def valid_until(self) -> date | None:
-        return self.row.valid_until
-
-    @strawberry.field
-    def content(self) -> str:
-        return self.row.content
-
-    @strawberry.field
-    def channel(self) -> Channel:
-        return self.row.channel
-
-    @strawberry.field
-    def status(self) -> DecisionStatus:
-        return self.row.status
 
     @strawberry.field(description="The issuer sees every push; a receiving department sees its own.")
     async def pushes(self, info: Info) -> list[DecisionPush]:
         pushes = await info.context.loaders.pushes_of_decision.load(self.row.id)
         viewer = info.context.require_user()
         return [DecisionPush(row=p) for p in visible_pushes_of(viewer, self.row, pushes)]
-
-    @strawberry.field(description="Art. 24: granted on the counterparty's written commitment.")
-    def commitment_based(self) -> bool:
-        return self.row.commitment_based
 
     @strawberry.field(description="Art. 22: the joint inspections linked to this decision that the viewer may see.")
     async def inspections(
@@ -334,45 +241,31 @@ class DecisionPush(Node):
     def id(self) -> strawberry.ID:
         return to_global_id("DecisionPush", self.row.id)
 
-    @strawberry.field
-    async def decision(self, info: Info) -> ApprovalDecision:
-        row = await info.context.loaders.decision.load(self.row.decision_id)
-        assert row is not None
-        return ApprovalDecision(row=row)
+    status: PushStatus = row_field()
+    pushed_at: datetime = row_field()
+    claim_due_on: date = row_field()
+    claim_deadline: datetime = row_field(description="23:59:59 Asia/Shanghai of claimDueOn.")
+    deadline_provisional: bool = row_field(
+        description="True when the deadline crosses a year whose schedule is not yet official."
+    )
+    claimed_at: datetime | None = row_field()
+    claimed_late: bool = row_field(description="Claimed after the deadline: stays recorded as late.")
+    return_reason: str | None = row_field()
+    returned_at: datetime | None = row_field()
+    reminded_at: datetime | None = row_field()
+    overdue_at: datetime | None = row_field(description="When the platform recorded the push as overdue.")
 
-    @strawberry.field
-    async def department(self, info: Info) -> Department:
-        row = await info.context.loaders.department.load(self.row.department_id)
-        assert row is not None
-        return Department(row=row)
+    @strawberry.field(graphql_type=ApprovalDecision)
+    def decision(self, info: Info) -> ApprovalDecision | Awaitable[ApprovalDecision]:
+        return load_then(info.context.loaders.decision, self.row.decision_id, _decision)
 
-    @strawberry.field
-    def status(self) -> PushStatus:
-        return self.row.status
-
-    @strawberry.field
-    def pushed_at(self) -> datetime:
-        return self.row.pushed_at
-
-    @strawberry.field
-    def claim_due_on(self) -> date:
-        return self.row.claim_due_on
-
-    @strawberry.field(description="23:59:59 Asia/Shanghai of claimDueOn.")
-    def claim_deadline(self) -> datetime:
-        return self.row.claim_deadline
-
-    @strawberry.field(description="True when the deadline crosses a year whose schedule is not yet official.")
-    def deadline_provisional(self) -> bool:
-        return self.row.deadline_provisional
+    @strawberry.field(graphql_type=Department)
+    def department(self, info: Info) -> Department | Awaitable[Department]:
+        return load_then(info.context.loaders.department, self.row.department_id, _department)
 
     @strawberry.field(description="PENDING after claimDeadline.")
     def overdue(self, info: Info) -> bool:
         return self.row.is_overdue(info.context.now())
-
-    @strawberry.field
-    def claimed_at(self) -> datetime | None:
-        return self.row.claimed_at
 
     @strawberry.field
     async def claimed_by(self, info: Info) -> User | None:
@@ -381,22 +274,17 @@ class DecisionPush(Node):
         row = await info.context.loaders.user.load(self.row.claimed_by_id)
         return User(row=row) if row and can_see_user(info.context.require_user(), row) else None
 
-    @strawberry.field(description="Claimed after the deadline: stays recorded as late.")
-    def claimed_late(self) -> bool:
-        return self.row.claimed_late
 
-    @strawberry.field
-    def return_reason(self) -> str | None:
-        return self.row.return_reason
+def _department(row: acc.Department | None) -> Department:
+    assert row is not None  # a foreign key under RESTRICT: the row exists
+    return Department(row=row)
 
-    @strawberry.field
-    def returned_at(self) -> datetime | None:
-        return self.row.returned_at
 
-    @strawberry.field
-    def reminded_at(self) -> datetime | None:
-        return self.row.reminded_at
+def _item(row: cat.ApprovalItem | None) -> ApprovalItem:
+    assert row is not None
+    return ApprovalItem(row=row)
 
-    @strawberry.field(description="When the platform recorded the push as overdue.")
-    def overdue_at(self) -> datetime | None:
-        return self.row.overdue_at
+
+def _decision(row: dec.Decision | None) -> ApprovalDecision:
+    assert row is not None
+    return ApprovalDecision(row=row)

@@ -153,14 +153,15 @@ class StatementLog(logging.Handler):
 async def in_process_app(ctx: Context) -> AsyncIterator[Callable[[str, dict[str, Any]], Awaitable[Any]]]:
     """The platform's Starlette app over httpx.ASGITransport, on the ORM this process already opened.
 
-    The hub is not started: its poll would add statements that belong to no request.
+    The hub is not started: its poll would add statements that belong to no request. The rate limit
+    is off, as in the served process (env.shenguan_server), so that both run the same request path.
     """
     import redis.asyncio as aioredis
 
     from api.app import create_app
     from api.hub import Hub
     from api.services import Services
-    from models.settings import Settings
+    from models.settings import Limits, Settings
 
     assert ctx.db_url is not None
     settings = Settings(
@@ -171,6 +172,7 @@ async def in_process_app(ctx: Context) -> AsyncIterator[Callable[[str, dict[str,
         port=0,
         token_ttl_minutes=60,
         secret_key=env.SECRET,
+        limits=Limits(rate_limit_per_minute=0),
     )
     redis = aioredis.Redis.from_url(ctx.redis_url)
     app = create_app(settings)

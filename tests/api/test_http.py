@@ -281,3 +281,43 @@ async def test_loaders_live_for_one_request_only(http: httpx.AsyncClient, settin
     await Department.filter(id=dept.id).update(name="济宁市市场监督管理局")
     second = await http.post("/graphql", json=query, headers=headers)
     assert [r.json()["data"]["node"]["name"] for r in (first, second)] == ["市市场监督管理局", "济宁市市场监督管理局"]
+
+
+INBOX = """query($n: Int!) {
+  page: inbox(first: $n) { edges { node { status decision { documentNumber item { name } issuer { name }
+    counterparty { name idNumber } } } } }
+  again: inbox(first: $n) { edges { node { decision { documentNumber issuer { name } } } } } }"""
+
+
+async def test_an_inbox_page_reads_its_decisions_items_and_issuers_in_one_statement(
+    http: httpx.AsyncClient, statements: StatementCounter, settings: Settings
+) -> None:
+    issuer_dept = await f.department(DepartmentKind.APPROVAL, code="JN-SP", name="市行政审批服务局")
+    supervisor = await f.department(code="JN-SCJG", name="市市场监督管理局")
+    issuer = await f.user(issuer_dept, Role.OFFICER)
+    viewer = await f.user(supervisor, Role.OFFICER)
+    items = [await f.item(supervisor) for _ in range(2)]
+    issued = [await f.decision(issuer, items[n % 2], now=f.at(2026, 9, 30), seq=n + 1) for n in range(12)]
+    token = issue_token(viewer, secret=settings.secret_key, ttl_minutes=5, now=datetime.now(UTC))
+
+    async def run(n: int) -> tuple[int, dict[str, Any]]:
+        with statements.counting():
+            response = await http.post(
+                "/graphql", json={"query": INBOX, "variables": {"n": n}}, headers={"Authorization": f"Bearer {token}"}
+            )
+        body = response.json()
+        assert "errors" not in body, body
+        return len(statements.statements), body["data"]
+
+    (three, _), (twelve, data) = await run(3), await run(12)
+    # The token's user, the page, its decisions with their items and issuers; the second page of the
+    # same pushes finds its decisions loaded already.
+    assert three == twelve == 4, statements.statements
+    nodes = [e["node"] for e in data["page"]["edges"]]
+    assert {n["decision"]["documentNumber"] for n in nodes} == {d.document_number for d in issued}
+    assert {n["decision"]["item"]["name"] for n in nodes} == {i.name for i in items}
+    assert {n["decision"]["issuer"]["name"] for n in nodes} == {"市行政审批服务局"}
+    assert all(n["decision"]["counterparty"]["idNumber"].count("*") == 8 for n in nodes)  # still masked
+    assert [e["node"]["decision"] for e in data["again"]["edges"]] == [
+        {"documentNumber": n["decision"]["documentNumber"], "issuer": n["decision"]["issuer"]} for n in nodes
+    ]
