@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.context import Info
-from api.graphql.base import Connection, Node, from_global_id, given, query_errors, to_global_id
+from api.graphql.base import Connection, Node, from_global_id, given, global_id, query_errors, to_global_id
 from api.graphql.pagination import paginate
 from models import audit
 from models.enums import Role
@@ -22,9 +22,7 @@ from models.enums import Role
 class AuditEntry(Node):
     row: strawberry.Private[audit.AuditRecord]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("AuditRecord", self.row.id)
+    id: strawberry.ID = global_id("AuditRecord")
 
     @strawberry.field
     def at(self) -> datetime:

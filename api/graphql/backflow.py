@@ -12,7 +12,7 @@ from strawberry.file_uploads import Upload
 from tortoise.expressions import Q
 
 from api.context import Context, Info
-from api.graphql.base import Connection, Node, UserError, given, query_errors, to_global_id
+from api.graphql.base import Connection, Node, UserError, given, global_id, query_errors, to_global_id
 from api.graphql.enums import Channel, CounterpartyKind, DecisionStatus, Role
 from api.graphql.mutation import DecisionPayload, attempt, pk_of, run
 from api.graphql.nodes import load_node, node_loader
@@ -55,9 +55,7 @@ async def _actor_name(info: Info, pk: int | None) -> str | None:
 class EvidenceFile(Node):
     row: strawberry.Private[fl.EvidenceFile]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("EvidenceFile", self.row.id)
+    id: strawberry.ID = global_id("EvidenceFile")
 
     @strawberry.field
     def name(self) -> str:
@@ -125,9 +123,7 @@ class ActionCounterparty:
 class SupervisionAction(Node):
     row: strawberry.Private[bf.SupervisionAction]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("SupervisionAction", self.row.id)
+    id: strawberry.ID = global_id("SupervisionAction")
 
     @strawberry.field
     def kind(self) -> bf.ActionKind:
@@ -244,9 +240,7 @@ class SupervisionAction(Node):
 class Notice(Node):
     row: strawberry.Private[nt.Notice]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Notice", self.row.id)
+    id: strawberry.ID = global_id("Notice")
 
     @strawberry.field(description="TO_APPROVAL (Art. 21 (3)) or TO_SUPERVISION (Art. 34).")
     def direction(self) -> nt.NoticeDirection:

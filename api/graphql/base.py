@@ -41,6 +41,33 @@ def row_field(attribute: str | None = None, *, description: str | None = None) -
     return RowField(attribute, description)
 
 
+class DerivedField(StrawberryField):
+    """A field computed from the object alone (no arguments, no context), read without a resolver.
+
+    As RowField, for values that are a small function of the wrapped row rather than one of its
+    attributes: a global id, a sub-object over the same row. A field that needs the viewer or a
+    loader keeps its resolver.
+    """
+
+    def __init__(self, compute: Callable[[Any], Any], description: str | None = None) -> None:
+        super().__init__(description=description)
+        self.init = self.repr = self.compare = False
+        self.compute = compute
+
+    def get_result(self, source: Any, info: Any, args: list[Any], kwargs: Any) -> Any:
+        return self.compute(source)
+
+
+def derived_field(compute: Callable[[Any], Any], *, description: str | None = None) -> Any:
+    """`compute(obj)` as a GraphQL field of the object (see DerivedField)."""
+    return DerivedField(compute, description)
+
+
+def global_id(type_name: str) -> Any:
+    """The `id` field of a row-backed Node: the global id of `type_name` and the row's key."""
+    return DerivedField(lambda source: to_global_id(type_name, source.row.id))
+
+
 @strawberry.interface(description="An object with a global id; `node(id:)` fetches any of them.")
 class Node:
     @strawberry.field(description="The global id.")

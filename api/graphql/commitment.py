@@ -8,7 +8,7 @@ import strawberry
 
 from api.context import Context, Info
 from api.graphql.backflow import EvidenceFile, evidence_of
-from api.graphql.base import Connection, Node, forbidden, given, query_errors, to_global_id
+from api.graphql.base import Connection, Node, forbidden, given, global_id, query_errors
 from api.graphql.nodes import node_loader
 from api.graphql.obligations import Obligation, obligations_of
 from api.graphql.pagination import paginate
@@ -82,9 +82,7 @@ class VerificationPlan:
 class VerificationTask(Node):
     row: strawberry.Private[cm.VerificationTask]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("VerificationTask", self.row.id)
+    id: strawberry.ID = global_id("VerificationTask")
 
     @strawberry.field
     async def decision(self, info: Info) -> ApprovalDecision | None:
@@ -145,9 +143,7 @@ class VerificationTask(Node):
 class CommitmentOutcome(Node):
     row: strawberry.Private[cr.CommitmentOutcome]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("CommitmentOutcome", self.row.id)
+    id: strawberry.ID = global_id("CommitmentOutcome")
 
     @strawberry.field
     def kind(self) -> CommitmentOutcomeKind:
@@ -192,9 +188,7 @@ class CommitmentOutcome(Node):
 class CreditRecord(Node):
     row: strawberry.Private[cr.CreditRecord]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("CreditRecord", self.row.id)
+    id: strawberry.ID = global_id("CreditRecord")
 
     @strawberry.field
     def counterparty_name(self) -> str:

@@ -8,7 +8,7 @@ import strawberry
 
 from api.context import Context, Info
 from api.graphql.backflow import EvidenceFile, evidence_ids, evidence_of
-from api.graphql.base import Connection, Node, UserError, given, to_global_id
+from api.graphql.base import Connection, Node, UserError, given, global_id
 from api.graphql.mutation import attempt, pk_of, run
 from api.graphql.nodes import node_loader
 from api.graphql.obligations import Obligation, obligations_of
@@ -73,9 +73,7 @@ class InquiryReceiver:
 class Inquiry(Node):
     row: strawberry.Private[inq.Inquiry]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Inquiry", self.row.id)
+    id: strawberry.ID = global_id("Inquiry")
 
     @strawberry.field
     async def sender(self, info: Info) -> Department:

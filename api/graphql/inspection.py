@@ -8,7 +8,7 @@ import strawberry
 
 from api.context import Context, Info
 from api.graphql.backflow import EvidenceFile, evidence_of
-from api.graphql.base import Connection, Node, given, to_global_id
+from api.graphql.base import Connection, Node, given, global_id, to_global_id
 from api.graphql.nodes import node_loader
 from api.graphql.obligations import Obligation, obligations_of
 from api.graphql.pagination import paginate
@@ -38,9 +38,7 @@ EPOCH = datetime(1970, 1, 1)
 class InspectionInvitation(Node):
     row: strawberry.Private[ins.InspectionInvitation]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("InspectionInvitation", self.row.id)
+    id: strawberry.ID = global_id("InspectionInvitation")
 
     @strawberry.field
     async def task(self, info: Info) -> InspectionTask | None:
@@ -161,9 +159,7 @@ class InspectionOpinion:
 class InspectionTask(Node):
     row: strawberry.Private[ins.InspectionTask]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("InspectionTask", self.row.id)
+    id: strawberry.ID = global_id("InspectionTask")
 
     @strawberry.field
     def kind(self) -> InspectionKind:

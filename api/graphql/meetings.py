@@ -8,7 +8,7 @@ import strawberry
 
 from api.context import Context, Info
 from api.graphql.backflow import EvidenceFile, evidence_ids, evidence_of
-from api.graphql.base import Connection, Node, UserError, given, to_global_id
+from api.graphql.base import Connection, Node, UserError, given, global_id
 from api.graphql.mutation import attempt, pk_of, run
 from api.graphql.nodes import node_loader
 from api.graphql.obligations import Obligation, obligations_of
@@ -31,9 +31,7 @@ async def _department(info: Info, pk: int) -> Department:
 class MeetingTopic:
     row: strawberry.Private[mt.MeetingTopic]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("MeetingTopic", self.row.id)
+    id: strawberry.ID = global_id("MeetingTopic")
 
     @strawberry.field
     async def department(self, info: Info) -> Department:
@@ -64,9 +62,7 @@ class MeetingTopic:
 class MeetingInvitation(Node):
     row: strawberry.Private[mt.MeetingInvitation]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("MeetingInvitation", self.row.id)
+    id: strawberry.ID = global_id("MeetingInvitation")
 
     @strawberry.field
     async def meeting(self, info: Info) -> Meeting:
@@ -104,9 +100,7 @@ class MeetingInvitation(Node):
 class ActionItem(Node):
     row: strawberry.Private[mt.ActionItem]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("ActionItem", self.row.id)
+    id: strawberry.ID = global_id("ActionItem")
 
     @strawberry.field
     async def meeting(self, info: Info) -> Meeting:
@@ -143,9 +137,7 @@ class ActionItem(Node):
 class Escalation:
     row: strawberry.Private[mt.Escalation]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Escalation", self.row.id)
+    id: strawberry.ID = global_id("Escalation")
 
     @strawberry.field
     async def topic(self) -> MeetingTopic:
@@ -168,9 +160,7 @@ class Escalation:
 class Meeting(Node):
     row: strawberry.Private[mt.Meeting]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Meeting", self.row.id)
+    id: strawberry.ID = global_id("Meeting")
 
     @strawberry.field
     def kind(self) -> mt.MeetingKind:
@@ -254,9 +244,7 @@ class Meeting(Node):
 class JointConferenceSession(Node):
     row: strawberry.Private[mt.JointConferenceSession]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("JointConferenceSession", self.row.id)
+    id: strawberry.ID = global_id("JointConferenceSession")
 
     @strawberry.field
     def title(self) -> str:

@@ -8,7 +8,7 @@ import strawberry
 from tortoise.expressions import Q
 
 from api.context import Context, Info
-from api.graphql.base import Connection, Node, given, to_global_id
+from api.graphql.base import Connection, Node, given, global_id
 from api.graphql.enums import ObligationStatus
 from api.graphql.nodes import load_node, node_loader
 from api.graphql.pagination import paginate
@@ -29,9 +29,7 @@ def can_see_obligation(viewer: UserRow, row: ob.Obligation) -> bool:
 class Obligation(Node):
     row: strawberry.Private[ob.Obligation]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Obligation", self.row.id)
+    id: strawberry.ID = global_id("Obligation")
 
     @strawberry.field(description="What must be done, e.g. NOTICE_REPLY, PENALTY_CLAIM.")
     def kind(self) -> str:

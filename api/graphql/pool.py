@@ -7,7 +7,7 @@ from datetime import date, datetime
 import strawberry
 
 from api.context import Context, Info
-from api.graphql.base import Connection, Node, UserError, given, to_global_id
+from api.graphql.base import Connection, Node, UserError, given, global_id
 from api.graphql.mutation import attempt, pk_of, run
 from api.graphql.nodes import node_loader
 from api.graphql.pagination import paginate
@@ -33,9 +33,7 @@ def _masked_identifier(value: str) -> str:
 class Expert(Node):
     row: strawberry.Private[pl.Expert]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Expert", self.row.id)
+    id: strawberry.ID = global_id("Expert")
 
     @strawberry.field
     def name(self) -> str:
@@ -94,9 +92,7 @@ class Expert(Node):
 class Agency(Node):
     row: strawberry.Private[pl.Agency]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Agency", self.row.id)
+    id: strawberry.ID = global_id("Agency")
 
     @strawberry.field
     def name(self) -> str:

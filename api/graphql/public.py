@@ -8,7 +8,7 @@ from datetime import datetime
 import strawberry
 
 from api.context import Context, Info
-from api.graphql.base import Connection, Node, UserError, given, to_global_id
+from api.graphql.base import Connection, Node, UserError, given, global_id
 from api.graphql.mutation import attempt, pk_of, run
 from api.graphql.nodes import node_loader
 from api.graphql.obligations import Obligation, obligations_of
@@ -30,9 +30,7 @@ INTAKE_WINDOW_SECONDS = 3600
 class PublicSubmission(Node):
     row: strawberry.Private[pub.PublicSubmission]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("PublicSubmission", self.row.id)
+    id: strawberry.ID = global_id("PublicSubmission")
 
     @strawberry.field
     def tracking_number(self) -> str:

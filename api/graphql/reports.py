@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 
 from api.context import Context, Info
-from api.graphql.base import Connection, Node, UserError, forbidden, given, query_errors, to_global_id
+from api.graphql.base import Connection, Node, UserError, forbidden, given, global_id, query_errors
 from api.graphql.enums import ReportKind
 from api.graphql.mutation import attempt, pk_of, run
 from api.graphql.nodes import node_loader
@@ -140,9 +140,7 @@ class DepartmentTimeliness:
 class TimelinessReport(Node):
     row: strawberry.Private[rep.TimelinessReport]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("TimelinessReport", self.row.id)
+    id: strawberry.ID = global_id("TimelinessReport")
 
     @strawberry.field
     def kind(self) -> ReportKind:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from api.context import Info
-from api.graphql.base import Node, row_field, to_global_id
+from api.graphql.base import Node, derived_field, global_id, row_field
 from api.graphql.enums import (
     AdminLevel,
     Channel,
@@ -38,9 +38,7 @@ if TYPE_CHECKING:
 class Department(Node):
     row: strawberry.Private[acc.Department]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Department", self.row.id)
+    id: strawberry.ID = global_id("Department")
 
     code: str = row_field()
     name: str = row_field()
@@ -69,9 +67,7 @@ class Department(Node):
 class User(Node):
     row: strawberry.Private[acc.User]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("User", self.row.id)
+    id: strawberry.ID = global_id("User")
 
     username: str = row_field()
     display_name: str = row_field()
@@ -90,9 +86,7 @@ class User(Node):
 class Liaison(Node):
     row: strawberry.Private[acc.LiaisonAppointment]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Liaison", self.row.id)
+    id: strawberry.ID = global_id("Liaison")
 
     title: str = row_field()
     started_at: datetime = row_field()
@@ -121,9 +115,7 @@ class Liaison(Node):
 class ApprovalItem(Node):
     row: strawberry.Private[cat.ApprovalItem]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("ApprovalItem", self.row.id)
+    id: strawberry.ID = global_id("ApprovalItem")
 
     code: str = row_field()
     name: str = row_field()
@@ -167,9 +159,7 @@ class Counterparty:
 class ApprovalDecision(Node):
     row: strawberry.Private[dec.Decision]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("ApprovalDecision", self.row.id)
+    id: strawberry.ID = global_id("ApprovalDecision")
 
     document_number: str = row_field()
     approved_on: date = row_field()
@@ -188,9 +178,7 @@ class ApprovalDecision(Node):
     def issuer(self, info: Info) -> Department | Awaitable[Department]:
         return load_then(info.context.loaders.department, self.row.issuer_id, _department)
 
-    @strawberry.field
-    def counterparty(self) -> Counterparty:
-        return Counterparty(row=self.row)
+    counterparty: Counterparty = derived_field(lambda decision: Counterparty(row=decision.row))
 
     @strawberry.field(description="The issuer sees every push; a receiving department sees its own.")
     async def pushes(self, info: Info) -> list[DecisionPush]:
@@ -237,9 +225,7 @@ class ApprovalDecision(Node):
 class DecisionPush(Node):
     row: strawberry.Private[dec.DecisionPush]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("DecisionPush", self.row.id)
+    id: strawberry.ID = global_id("DecisionPush")
 
     status: PushStatus = row_field()
     pushed_at: datetime = row_field()
