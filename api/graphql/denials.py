@@ -57,12 +57,14 @@ class AuditDenials(SchemaExtension):
             yield
         finally:
             _noted.reset(token)
-        names = root_field_names(ctx.graphql_document, ctx.operation_name)
-        for error in (ctx.result.errors or []) if ctx.result else []:
-            code = (error.extensions or {}).get("code")
-            if code in REFUSALS and error.path:
-                key = str(error.path[0])
-                noted.append(Denial(names.get(key, key), str(code)))
+        refused = [
+            (str(error.path[0]), str(code))
+            for error in ((ctx.result.errors or []) if ctx.result else [])
+            if (code := (error.extensions or {}).get("code")) in REFUSALS and error.path
+        ]
+        if refused:  # the document is walked for aliases only when something was refused
+            names = root_field_names(ctx.graphql_document, ctx.operation_name)
+            noted.extend(Denial(names.get(key, key), code) for key, code in refused)
         if noted:
             await _record(ctx.context, noted)
 
