@@ -4,6 +4,7 @@
     .venv/bin/python -m bench run --quick --only issuance --keep-db     # leaves a data set behind
     .venv/bin/python -m bench.profile issuance                          # or: inbox
     .venv/bin/python -m bench.profile inbox --html /tmp/inbox.html
+    .venv/bin/python -m bench.profile issuance --cpu                    # cProfile: CPU per function
 
 issuance: 200 decisions through issue_decision + audit + flush_outbox, in process.
 inbox:    200 inbox requests through the Starlette app over httpx.ASGITransport, in process.
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import io
+import pstats
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -73,8 +77,6 @@ async def _issuance(ctx: Context) -> tuple[Callable[[int], Awaitable[None]], Cal
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    from pyinstrument import Profiler  # type: ignore[import-not-found, unused-ignore]  # not a dependency
-
     from models.db import close_database, open_database
 
     redis = env.Redis()
@@ -92,23 +94,54 @@ async def main_async(args: argparse.Namespace) -> None:
             one, close = await _inbox(ctx)
         for n in range(20):
             await one(n)
-        profiler = Profiler(interval=0.0005, async_mode="enabled")
-        profiler.start()
+        profiler = _profiler(args.cpu)
+        profiler.enable()
         t0 = time.perf_counter()
         for n in range(20, 20 + RUNS):
             await one(n)
         elapsed = time.perf_counter() - t0
-        profiler.stop()
+        profiler.disable()
         await close()
     finally:
         await close_database()
         redis.stop()
     print(f"{args.scenario}: {elapsed / RUNS * 1000:.2f} ms per call under the profiler")
-    if args.html:
-        await asyncio.to_thread(Path(args.html).write_text, profiler.output_html())
-        print(f"written {args.html}")
-    else:
-        print(profiler.output_text(unicode=True, color=False))
+    print(profiler.report(args.html))
+
+
+class _CPUProfile:
+    """cProfile: where the CPU goes, by function's own time (awaits on the network are not counted)."""
+
+    def __init__(self) -> None:
+        self.profile = cProfile.Profile()
+        self.enable, self.disable = self.profile.enable, self.profile.disable
+
+    def report(self, html: str | None) -> str:
+        out = io.StringIO()
+        stats = pstats.Stats(self.profile, stream=out)
+        stats.sort_stats("tottime").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(60)
+        return out.getvalue()
+
+
+class _WallProfile:
+    """pyinstrument: where the wall-clock time goes, awaits included (install it into the venv)."""
+
+    def __init__(self) -> None:
+        from pyinstrument import Profiler  # type: ignore[import-not-found, unused-ignore]  # not a dependency
+
+        self.profiler = Profiler(interval=0.0005, async_mode="enabled")
+        self.enable, self.disable = self.profiler.start, self.profiler.stop
+
+    def report(self, html: str | None) -> str:
+        if html:
+            Path(html).write_text(self.profiler.output_html())
+            return f"written {html}"
+        return str(self.profiler.output_text(unicode=True, color=False))
+
+
+def _profiler(cpu: bool) -> _CPUProfile | _WallProfile:
+    return _CPUProfile() if cpu else _WallProfile()
 
 
 async def _inbox(ctx: Context) -> tuple[Callable[[int], Awaitable[None]], Callable[[], Awaitable[None]]]:
@@ -133,6 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", choices=["issuance", "inbox"])
     parser.add_argument("--html", help="write pyinstrument's HTML report here instead of text")
+    parser.add_argument("--cpu", action="store_true", help="cProfile's CPU time per function instead of pyinstrument")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -27,7 +27,7 @@ from models.errors import Forbidden
 
 GENESIS = ""
 # pg_advisory_xact_lock key of the audit chain (any constant the application uses for nothing else).
-CHAIN_LOCK = 0x5347_4155  # "SGAU"
+CHAIN_LOCK = 0x5347_4155  # "SGAU": on PostgreSQL taken by shenguan_audit_tail() (migration 0016)
 VERIFY_BATCH = 1000
 
 
@@ -118,9 +118,10 @@ async def record_audit(
     A record fails only with the caller's transaction, so it joins that one (no savepoint).
     """
     async with write_transaction(join=True) as conn:
-        if conn.capabilities.dialect == "postgres":
-            await conn.execute_query(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")
-        _, last = await conn.execute_query("SELECT row_hash FROM audit_record ORDER BY id DESC LIMIT 1")
+        if conn.capabilities.dialect == "postgres":  # the chain's lock, then its tail: one round trip
+            _, last = await conn.execute_query("SELECT shenguan_audit_tail() AS row_hash")
+        else:  # under the database's write lock, taken by write_transaction
+            _, last = await conn.execute_query("SELECT row_hash FROM audit_record ORDER BY id DESC LIMIT 1")
         # Microseconds survive both databases; the stored instant is the hashed one.
         row: dict[str, Any] = {
             "at": datetime.now(UTC),
@@ -131,7 +132,7 @@ async def record_audit(
             "object_id": str(object_id)[:64],
             "address": address[:64],
             "detail": detail or {},
-            "prev_hash": last[0]["row_hash"] if last else GENESIS,
+            "prev_hash": GENESIS if not last or last[0]["row_hash"] is None else last[0]["row_hash"],
         }
         row["row_hash"] = chain_hash(**row)
         await insert_rows(AuditRecord, [row])

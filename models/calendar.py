@@ -97,10 +97,14 @@ async def bump_version() -> None:
     await CalendarState.filter(id=1).update(version=F("version") + 1)
 
 
-async def current_calendar() -> WorkCalendar:
-    """The calendar as stored, rebuilt only when another process or an admin changed it."""
+async def current_calendar(version: int | None = None) -> WorkCalendar:
+    """The calendar as stored, rebuilt only when another process or an admin changed it.
+
+    `version`: calendar_state's version when the caller read it already, in a statement of its own.
+    """
     global _cache
-    version = await calendar_version()
+    if version is None:
+        version = await calendar_version()
     if _cache is not None and _cache[0] == version:
         return _cache[1]
     days = await CalendarDay.all()

@@ -215,6 +215,27 @@ def _to_db(field: Field[Any], value: Any, model: type[Model]) -> Any:
     return None if value is None else field.to_db_value(field.to_python_value(value), model)
 
 
+def columns(model: type[Model]) -> tuple[str, ...]:
+    """A model's columns in the order from_row takes their values (known once the ORM is initialised)."""
+    return tuple(model._meta.fields_db_projection.values())
+
+
+def select_list(model: type[Model], alias: str) -> str:
+    """`alias."column", ...` for every column of the model, in columns() order: for hand-written joins."""
+    return ", ".join(f'{alias}."{c}"' for c in columns(model))
+
+
+def from_row(model: type[M], values: Sequence[Any]) -> M:
+    """A model from its columns' values in columns() order, through the ORM's own row constructor
+    (the conversions of any read: unsealing, JSON, time zones)."""
+    return model._init_from_db(**dict(zip(columns(model), values, strict=True)))
+
+
+def row_values(row: Any) -> tuple[Any, ...]:
+    """A row of execute_query as a tuple: asyncpg gives records, SQLite dicts."""
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+
+
 def stored(model: type[M], row: dict[str, Any]) -> M:
     """The instance of a row insert_rows has written."""
     instance = model(**row)

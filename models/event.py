@@ -197,13 +197,13 @@ _WITH_AUDIENCE = """
 SELECT e.*, r.department_id AS audience FROM {events} AS e LEFT JOIN event_recipient AS r ON r.event_id = e.id
 ORDER BY e.seq, r.department_id
 """
-# PostgreSQL, in one statement: number a batch and return it with its audiences, and say whether
-# events numbered by earlier passes still wait to be published (`older` reads the snapshot from
-# before the update, so it never sees this batch). Only the batch is read under the lock.
+# PostgreSQL, in one round trip (migration 0016): take the sequencer's lock, say whether events
+# numbered by earlier passes still wait to be published, number a batch and return it with its
+# audiences, then commit; with the calendar's version, which the wake-ups of the batch are timed by.
 _SEQUENCE_AND_RETURN = (
-    f"WITH fresh AS ({_SEQUENCE} RETURNING event.*),"
-    " older AS (SELECT EXISTS (SELECT 1 FROM event WHERE seq IS NOT NULL AND published_at IS NULL) AS waiting)"
-    + _WITH_AUDIENCE.format(events="(SELECT fresh.*, older.waiting AS older_waiting FROM fresh, older)")
+    "SELECT (s.numbered).*, s.audience, s.older_waiting,"
+    " (SELECT version FROM calendar_state WHERE id = 1) AS calendar_version"
+    " FROM shenguan_sequence_events($1, $2) AS s"
 )
 _UNPUBLISHED = _WITH_AUDIENCE.format(events=f"({_WAITING})")
 
@@ -215,6 +215,7 @@ class Outgoing:
     sequenced: int
     events: list[SequencedEvent]  # the oldest sequenced, unpublished events, in cursor order
     more: bool  # more events wait to be numbered or published than this pass took
+    calendar_version: int | None = None  # calendar_state's version when read in the same round trip
 
 
 async def sequence_pending(now: datetime, limit: int = SEQUENCE_BATCH) -> int:
@@ -235,13 +236,14 @@ async def sequence_for_publishing(now: datetime) -> Outgoing:
     does (the usual case right after a commit), what it numbered is what goes out next, with no
     second read. Otherwise the waiting events are read after the lock is released, oldest first.
     """
-    if Event._meta.db.capabilities.dialect == "postgres":
-        async with _sequencer() as conn:
-            sql = _SEQUENCE_AND_RETURN.format(now="$1", limit="$2")
-            rows = await conn.execute_query_dict(sql, [db_value(Event, "sequenced_at", now), SEQUENCE_BATCH])
+    conn = Event._meta.db
+    if conn.capabilities.dialect == "postgres":
+        sequenced_at = db_value(Event, "sequenced_at", now)
+        rows = await conn.execute_query_dict(_SEQUENCE_AND_RETURN, [sequenced_at, SEQUENCE_BATCH])
         sequenced = len({row["id"] for row in rows})
         if rows and not rows[0]["older_waiting"]:
-            return Outgoing(sequenced, _grouped(rows), sequenced == SEQUENCE_BATCH)
+            version = rows[0]["calendar_version"]
+            return Outgoing(sequenced, _grouped(rows), sequenced == SEQUENCE_BATCH, version or 0)
     else:
         sequenced = await sequence_pending(now)
     events = await unpublished()

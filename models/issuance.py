@@ -8,9 +8,9 @@ from typing import Any
 
 from models.account import PHONE_RE, Department, User, check_length
 from models.calendar import current_calendar, deadline_at, local_date
-from models.catalogue import ApprovalItem, route_decision
+from models.catalogue import ROUTED_TO, ApprovalItem, check_routable, routed_somewhere
 from models.commitment import commitment_errors, open_verifications
-from models.db import insert_rows, stored
+from models.db import columns, from_row, insert_rows, parameter, row_values, select_list, stored
 from models.decision import (
     CLAIM_WORKING_DAYS,
     Decision,
@@ -161,9 +161,57 @@ def fingerprint_fields(data: DecisionInput) -> dict[str, object]:
 async def check_issuer(actor: User) -> Department:
     """Only officers, liaison officers and system accounts of an approval department issue decisions."""
     issuer = await Department.get(id=actor.department_id)
-    if issuer.kind is not DepartmentKind.APPROVAL or not actor.has_role(*ISSUER_ROLES):
+    may_issue(actor, issuer)
+    return issuer
+
+
+def may_issue(actor: User, issuer: Department | None) -> Department:
+    """check_issuer on the actor's department as read already."""
+    if issuer is None or issuer.kind is not DepartmentKind.APPROVAL or not actor.has_role(*ISSUER_ROLES):
         raise Forbidden("只有审批部门的经办人、联络员或系统账号可以作出审批决定", field=None)
     return issuer
+
+
+@dataclass
+class _BeforeIssuing:
+    """What issuing a decision reads before it writes (see _read_before_issuing)."""
+
+    issuer: Department | None
+    item: ApprovalItem | None  # None when no item has the id
+    existing: tuple[int, str] | None  # the id and content digest of a decision with the same number
+    routed: list[int]  # the departments Art. 23 routes the item to from this issuer (checks aside)
+    calendar_version: int
+
+
+async def _read_before_issuing(department_id: int, item_id: int, document_number: str) -> _BeforeIssuing:
+    """The issuer, the item, a decision already under the number, the routing and the calendar's
+    version, in one statement: a row per routed department (one with no department when none)."""
+    conn = Decision._meta.db
+    sql = (
+        f"SELECT {select_list(Department, 'd')}, {select_list(ApprovalItem, 'i')}, x.id, x.content_hash,"
+        " c.version, sd.id FROM department d"
+        f" LEFT JOIN approval_item i ON i.id = {parameter(conn, 1)}"
+        f" LEFT JOIN decision x ON x.issuer_id = d.id AND x.document_number = {parameter(conn, 2)}"
+        " LEFT JOIN calendar_state c ON c.id = 1"
+        " LEFT JOIN (item_supervisor s JOIN department sd ON sd.id = s.department_id)"
+        f" ON s.approval_item_id = i.id AND {ROUTED_TO}"
+        f" WHERE d.id = {parameter(conn, 3)} ORDER BY sd.id"
+    )
+    _, rows = await conn.execute_query(sql, [item_id, document_number, department_id])
+    if not rows:
+        return _BeforeIssuing(None, None, None, [], 0)
+    first = row_values(rows[0])
+    item_at = len(columns(Department))
+    existing_at = item_at + len(columns(ApprovalItem))
+    item_id_found = first[item_at]
+    existing_id, digest, version = first[existing_at : existing_at + 3]
+    return _BeforeIssuing(
+        issuer=from_row(Department, first[:item_at]),
+        item=None if item_id_found is None else from_row(ApprovalItem, first[item_at:existing_at]),
+        existing=None if existing_id is None else (int(existing_id), str(digest)),
+        routed=[int(v[-1]) for v in map(row_values, rows) if v[-1] is not None],
+        calendar_version=int(version or 0),
+    )
 
 
 async def issue_decision(actor: User, data: DecisionInput, *, now: datetime) -> tuple[Decision, bool]:
@@ -171,26 +219,29 @@ async def issue_decision(actor: User, data: DecisionInput, *, now: datetime) -> 
 
     A retry with the same document number and content returns the existing decision.
     """
-    issuer = await check_issuer(actor)
     cleaned, errors = validate_decision(data, local_date(now))
-    item = await ApprovalItem.get_or_none(id=data.item_id)
+    known = await _read_before_issuing(actor.department_id, data.item_id, cleaned.document_number)
+    issuer = may_issue(actor, known.issuer)
+    item = known.item
     if item is None or not item.is_active:
         errors.append(NotFound("审批事项不存在或已停用", field="itemId", code="ITEM_NOT_FOUND"))
     else:
         errors.extend(commitment_errors(item, cleaned.commitment_based))
     raise_all(errors)
     assert item is not None
-    existing = await Decision.get_or_none(issuer_id=issuer.id, document_number=cleaned.document_number)
-    if existing is not None:
-        if same_content(cleaned, existing.content_hash):
-            return existing, False
+    if known.existing is not None:
+        existing_id, digest = known.existing
+        if same_content(cleaned, digest):
+            return await Decision.get(id=existing_id), False
         raise Duplicate(
             f"文书编号 {cleaned.document_number} 已用于另一份审批决定",
             field="documentNumber",
             code="DUPLICATE_DOCUMENT_NUMBER",
         )
-    departments = [d.id for d in await route_decision(item, issuer)]
-    return await record_decision(actor, issuer, cleaned, departments, now=now, calendar=await current_calendar()), True
+    check_routable(item, issuer)
+    departments = routed_somewhere(known.routed)
+    calendar = await current_calendar(known.calendar_version)
+    return await record_decision(actor, issuer, cleaned, departments, now=now, calendar=calendar), True
 
 
 async def record_decision(

@@ -7,22 +7,25 @@ died between commit and publish is still published (possibly twice: with the sam
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms, to_unix_ms
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from models.calendar import current_calendar, deadline_at, reminder_moment
 from models.event import (
     SEQUENCE_BATCH,
     EventKind,
+    Outgoing,
     SequencedEvent,
     mark_published,
     sequence_for_publishing,
@@ -59,6 +62,7 @@ redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
 return 1
 """
+ENQUEUE_ONCE_SHA = hashlib.sha1(ENQUEUE_ONCE.encode()).hexdigest()  # Redis's script id, not security
 
 
 @dataclass(frozen=True)
@@ -97,17 +101,28 @@ async def enqueue_wakeups(arq: ArqRedis, wakeups: list[Wakeup], now: datetime) -
     """Enqueue each wake-up unless its id is queued already; one round trip. Returns how many were new."""
     if not wakeups:
         return 0
-    script = arq.register_script(ENQUEUE_ONCE)
     enqueued_at = timestamp_ms()
-    async with arq.pipeline(transaction=False) as pipe:
-        for w in wakeups:
-            # arq's default expiry is "defer time minus ITS wall clock, plus a day": negative (a Redis
-            # error) whenever our clock runs behind its own. Counted from our clock instead.
-            expires_ms = int((w.moment - now + WAKEUP_GRACE).total_seconds() * 1000)
-            job = serialize_job(w.function, (w.arg,), {}, None, enqueued_at, serializer=arq.job_serializer)
-            keys = [job_key_prefix + w.job_id, result_key_prefix + w.job_id, arq.default_queue_name]
-            await script(keys=keys, args=[expires_ms, job, to_unix_ms(w.moment), w.job_id], client=pipe)
-        results = await pipe.execute()
+    calls: list[tuple[Any, ...]] = []
+    for w in wakeups:
+        # arq's default expiry is "defer time minus ITS wall clock, plus a day": negative (a Redis
+        # error) whenever our clock runs behind its own. Counted from our clock instead.
+        expires_ms = int((w.moment - now + WAKEUP_GRACE).total_seconds() * 1000)
+        job = serialize_job(w.function, (w.arg,), {}, None, enqueued_at, serializer=arq.job_serializer)
+        keys = [job_key_prefix + w.job_id, result_key_prefix + w.job_id, arq.default_queue_name]
+        calls.append((*keys, expires_ms, job, to_unix_ms(w.moment), w.job_id))
+    # EVALSHA straight away: a pipeline of registered scripts asks SCRIPT EXISTS first, one more round
+    # trip per flush. Redis answers NOSCRIPT only after a restart (or the first time): load it, again.
+    for attempt in (1, 2):
+        try:
+            async with arq.pipeline(transaction=False) as pipe:
+                for call in calls:
+                    pipe.evalsha(ENQUEUE_ONCE_SHA, 3, *call)
+                results = await pipe.execute()
+            break
+        except NoScriptError:
+            if attempt == 2:
+                raise
+            await arq.script_load(ENQUEUE_ONCE)
     return sum(int(r) for r in results)
 
 
@@ -121,7 +136,9 @@ def _due_of(event: SequencedEvent) -> date | None:
         return None
 
 
-async def _schedule(arq: ArqRedis, events: list[SequencedEvent], now: datetime) -> None:
+async def _schedule(
+    arq: ArqRedis, events: list[SequencedEvent], now: datetime, calendar_version: int | None = None
+) -> None:
     """Wake-ups for every deadline an event of this batch started or moved, in one round trip.
 
     Pushes: by their creation or move events. Obligations: by any event carrying an obligationId
@@ -139,7 +156,7 @@ async def _schedule(arq: ArqRedis, events: list[SequencedEvent], now: datetime) 
             deadlines["obligation", int(e.payload["obligationId"])] = due
     if not deadlines:
         return
-    calendar = await current_calendar()  # once per batch, not once per deadline
+    calendar = await current_calendar(calendar_version)  # once per batch, not once per deadline
     wakeups = [
         w
         for (kind, pk), due in sorted(deadlines.items())
@@ -165,19 +182,20 @@ async def flush_outbox(redis: aioredis.Redis, arq: ArqRedis | None, now: datetim
             while (sequenced := await sequence_pending(now)) == SEQUENCE_BATCH:
                 EVENTS_COMMITTED.inc(sequenced)
             EVENTS_COMMITTED.inc(sequenced)
-        if not outgoing.events or not await _publish(redis, arq, outgoing.events, now):
+        if not outgoing.events or not await _publish(redis, arq, outgoing, now):
             return published
         published += len(outgoing.events)
         if not outgoing.more:
             return published
 
 
-async def _publish(redis: aioredis.Redis, arq: ArqRedis | None, batch: list[SequencedEvent], now: datetime) -> bool:
+async def _publish(redis: aioredis.Redis, arq: ArqRedis | None, outgoing: Outgoing, now: datetime) -> bool:
     """XADD a batch and mark it published, while its wake-ups are scheduled; False when Redis refused it.
 
     The two run side by side: both are round trips, and neither needs the other. A wake-up scheduled
     for an event whose XADD failed is harmless: its job id makes the next attempt a no-op.
     """
+    batch = outgoing.events
 
     async def stream() -> bool:
         try:
@@ -196,7 +214,7 @@ async def _publish(redis: aioredis.Redis, arq: ArqRedis | None, batch: list[Sequ
 
     async def schedule(arq: ArqRedis) -> None:
         try:
-            await _schedule(arq, batch, now)
+            await _schedule(arq, batch, now, outgoing.calendar_version)
         except (RedisError, OSError) as error:  # the sweep still finds every deadline from its row
             log.warning("截止提醒排程失败，由定时清扫兜底：%s", error)
 

@@ -12,6 +12,7 @@ from tortoise.models import Model
 
 from models.account import Department, LiaisonAppointment, User
 from models.catalogue import ApprovalItem
+from models.db import columns, from_row, row_values, select_list
 from models.decision import Decision, DecisionPush
 
 
@@ -58,22 +59,6 @@ def load_then(loader: DataLoader[K, V], key: K, wrap: Callable[[V], R]) -> R | A
     return later()
 
 
-def _decision_row() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """The columns of a decision, its item and its issuer, in the order _decision_rows reads them.
-
-    Asked at run time: the foreign key columns (item_id, issuer_id) exist once the ORM is initialised.
-    """
-    decision, item, issuer = (
-        tuple(m._meta.fields_db_projection.values()) for m in (Decision, ApprovalItem, Department)
-    )
-    return decision, item, issuer
-
-
-def _build(model: type[M], columns: tuple[str, ...], values: Sequence[Any]) -> M:
-    """A model from its columns' values, through the ORM's own row constructor (the conversions of any read)."""
-    return model._init_from_db(**dict(zip(columns, values, strict=True)))
-
-
 def _id_list(conn: BaseDBAsyncClient, count: int) -> str:
     """`count` query parameters, comma-separated, in the connection's dialect."""
     if conn.capabilities.dialect == "sqlite":
@@ -82,18 +67,16 @@ def _id_list(conn: BaseDBAsyncClient, count: int) -> str:
 
 
 async def _decision_rows(ids: Sequence[int]) -> list[tuple[Any, ...]]:
-    """The columns of each decision, then of its item, then of its issuer (see _decision_row), one row each."""
+    """The columns of each decision, then of its item, then of its issuer (columns() of each), one row each."""
     conn = Decision._meta.db
-    select = ", ".join(
-        f'{alias}."{c}"' for alias, columns in zip(("d", "i", "s"), _decision_row(), strict=True) for c in columns
-    )
+    select = ", ".join(select_list(m, alias) for m, alias in ((Decision, "d"), (ApprovalItem, "i"), (Department, "s")))
     decision, item, issuer = (m._meta.db_table for m in (Decision, ApprovalItem, Department))
     sql = (
         f"SELECT {select} FROM {decision} d JOIN {item} i ON i.id = d.item_id "
         f"JOIN {issuer} s ON s.id = d.issuer_id WHERE d.id IN ({_id_list(conn, len(ids))})"
     )
     _, rows = await conn.execute_query(sql, list(ids))
-    return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in rows]
+    return [row_values(r) for r in rows]
 
 
 async def _grouped(model: type[M], column: str, keys: Sequence[Hashable]) -> list[list[M]]:
@@ -160,17 +143,16 @@ class Loaders:
         more than everything else the request did. An item or issuer shared by several decisions is
         built once.
         """
-        decision_columns, item_columns, issuer_columns = _decision_row()
-        item_at = len(decision_columns)
-        issuer_at = item_at + len(item_columns)
+        item_at = len(columns(Decision))
+        issuer_at = item_at + len(columns(ApprovalItem))
         found: dict[int, Decision] = {}
         for values in await _decision_rows(keys):
-            decision = _build(Decision, decision_columns, values[:item_at])
+            decision = from_row(Decision, values[:item_at])
             found[decision.id] = decision
             if self.item.cache_map.get(decision.item_id) is None:
-                self.item.prime(decision.item_id, _build(ApprovalItem, item_columns, values[item_at:issuer_at]))
+                self.item.prime(decision.item_id, from_row(ApprovalItem, values[item_at:issuer_at]))
             if self.department.cache_map.get(decision.issuer_id) is None:
-                self.department.prime(decision.issuer_id, _build(Department, issuer_columns, values[issuer_at:]))
+                self.department.prime(decision.issuer_id, from_row(Department, values[issuer_at:]))
         return [found.get(k) for k in keys]
 
     @cached_property

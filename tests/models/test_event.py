@@ -119,6 +119,21 @@ async def test_a_pass_says_when_more_wait_than_it_took(db: str) -> None:
     assert seqs[:PUBLISH_BATCH] == list(range(1, PUBLISH_BATCH + 1)) and seqs == sorted(set(seqs))
 
 
+async def test_concurrent_commits_and_passes_number_every_event_once_without_gaps(db: str) -> None:
+    """Each pass takes the lock before it reads the highest cursor: a read from before it waited would
+    hand out a cursor twice (PostgreSQL refuses the second) or leave a gap."""
+
+    async def commit_then_pass(n: int) -> int:
+        async with in_transaction():
+            await pushed(n, 1)
+        return (await sequence_for_publishing(NOW)).sequenced
+
+    counts = await asyncio.gather(*(commit_then_pass(n) for n in range(30)))
+
+    assert sum(counts) == 30
+    assert [e.seq for e in await Event.all().order_by("seq")] == list(range(1, 31))
+
+
 @pytest.mark.postgres
 async def test_an_event_committed_after_a_later_numbered_one_is_sequenced_after_it_and_never_skipped(
     db: str,

@@ -115,6 +115,18 @@ async def test_scheduling_the_same_deadline_again_adds_no_job(
     assert len(before) == 2
 
 
+async def test_wakeups_are_scheduled_after_redis_forgot_its_scripts(
+    world: World, redis: aioredis.Redis, pool: ArqRedis
+) -> None:
+    """The enqueue script goes straight to EVALSHA: a restarted Redis (no scripts) must still get the jobs."""
+    push = await issue_without_flush(world)
+    await redis.script_flush()
+
+    assert await flush_outbox(redis, pool, ISSUED) == 1
+
+    assert set(await queued(pool)) == {f"remind:{push.id}:{DUE}", f"overdue:{push.id}:{DUE}"}
+
+
 async def test_a_moment_already_past_is_scheduled_for_now(world: World, redis: aioredis.Redis, pool: ArqRedis) -> None:
     push = await issue(world, redis, pool)
     await redis.flushdb()
