@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 from models.errors import DomainError, ValidationErrors
@@ -61,6 +62,43 @@ class DerivedField(StrawberryField):
 def derived_field(compute: Callable[[Any], Any], *, description: str | None = None) -> Any:
     """`compute(obj)` as a GraphQL field of the object (see DerivedField)."""
     return DerivedField(compute, description)
+
+
+class LoadedField(StrawberryField):
+    """A field read through the request's context (a loader), resolved by graphql-core directly.
+
+    strawberry gives every field with a resolver an Info object, argument parsing and its extension
+    chain; for a sub-object that a page has usually loaded already (a push's decision, a decision's
+    item and issuer) that machinery is most of what the field costs, sixty times on an inbox page.
+    `resolve(source, info)` gets graphql-core's own info (`info.context` is the request's context)
+    and may return the value or an awaitable. use_loaded_fields() puts it in place once the schema
+    is built; until then the field has no resolver of its own and is not usable.
+    """
+
+    def __init__(self, resolve: Callable[[Any, Any], Any], description: str | None = None) -> None:
+        super().__init__(description=description)
+        self.init = self.repr = self.compare = False
+        self.resolve = resolve
+
+    def get_result(self, source: Any, info: Any, args: list[Any], kwargs: Any) -> Any:
+        raise RuntimeError(f"{self.python_name}: use_loaded_fields() was not applied to the schema")
+
+
+def loaded_field(resolve: Callable[[Any, Any], Any], *, description: str | None = None) -> Any:
+    """`resolve(obj, info)` as a GraphQL field of the object, without strawberry's resolver wrapping."""
+    return LoadedField(resolve, description)
+
+
+def use_loaded_fields(schema: strawberry.Schema) -> int:
+    """Give every LoadedField of the built schema its own resolve function; returns how many."""
+    installed = 0
+    for graphql_type in schema._schema.type_map.values():
+        for graphql_field in getattr(graphql_type, "fields", {}).values():
+            definition = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            if isinstance(definition, LoadedField):
+                graphql_field.resolve = definition.resolve
+                installed += 1
+    return installed
 
 
 def global_id(type_name: str) -> Any:

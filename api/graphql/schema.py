@@ -12,7 +12,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.schema.config import StrawberryConfig
 
 from api.graphql.backflow import BackflowMutation, BackflowQuery, EvidenceFile, Notice, SupervisionAction
-from api.graphql.base import Node
+from api.graphql.base import Node, use_loaded_fields
 from api.graphql.commitment import CommitmentOutcome, CommitmentQuery, CreditRecord, VerificationTask
 from api.graphql.commitment_mutation import CommitmentMutation
 from api.graphql.denials import AuditDenials
@@ -87,3 +87,4 @@ schema = Schema(
     ],
     config=StrawberryConfig(auto_camel_case=True),
 )
+use_loaded_fields(schema)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from api.context import Info
-from api.graphql.base import Node, derived_field, global_id, row_field
+from api.graphql.base import Node, derived_field, global_id, loaded_field, row_field
 from api.graphql.enums import (
     AdminLevel,
     Channel,
@@ -170,15 +170,13 @@ class ApprovalDecision(Node):
     status: DecisionStatus = row_field()
     commitment_based: bool = row_field(description="Art. 24: granted on the counterparty's written commitment.")
 
-    @strawberry.field(graphql_type=ApprovalItem)
-    def item(self, info: Info) -> ApprovalItem | Awaitable[ApprovalItem]:
-        return load_then(info.context.loaders.item, self.row.item_id, _item)
-
-    @strawberry.field(graphql_type=Department)
-    def issuer(self, info: Info) -> Department | Awaitable[Department]:
-        return load_then(info.context.loaders.department, self.row.issuer_id, _department)
-
     counterparty: Counterparty = derived_field(lambda decision: Counterparty(row=decision.row))
+    item: ApprovalItem = loaded_field(
+        lambda source, info: load_then(info.context.loaders.item, source.row.item_id, _item)
+    )
+    issuer: Department = loaded_field(
+        lambda source, info: load_then(info.context.loaders.department, source.row.issuer_id, _department)
+    )
 
     @strawberry.field(description="The issuer sees every push; a receiving department sees its own.")
     async def pushes(self, info: Info) -> list[DecisionPush]:
@@ -241,13 +239,12 @@ class DecisionPush(Node):
     reminded_at: datetime | None = row_field()
     overdue_at: datetime | None = row_field(description="When the platform recorded the push as overdue.")
 
-    @strawberry.field(graphql_type=ApprovalDecision)
-    def decision(self, info: Info) -> ApprovalDecision | Awaitable[ApprovalDecision]:
-        return load_then(info.context.loaders.decision, self.row.decision_id, _decision)
-
-    @strawberry.field(graphql_type=Department)
-    def department(self, info: Info) -> Department | Awaitable[Department]:
-        return load_then(info.context.loaders.department, self.row.department_id, _department)
+    decision: ApprovalDecision = loaded_field(
+        lambda source, info: load_then(info.context.loaders.decision, source.row.decision_id, _decision)
+    )
+    department: Department = loaded_field(
+        lambda source, info: load_then(info.context.loaders.department, source.row.department_id, _department)
+    )
 
     @strawberry.field(description="PENDING after claimDeadline.")
     def overdue(self, info: Info) -> bool:

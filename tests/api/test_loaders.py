@@ -41,3 +41,23 @@ async def test_decisions_are_read_with_their_items_and_issuers(db: str) -> None:
     # Held by their loaders already: their names come at once, without a statement.
     assert load_then(loaders.item, item.id, lambda row: row.name if row else None) == item.name
     assert load_then(loaders.department, issuer_dept.id, lambda row: row.name if row else None) == "市行政审批服务局"
+
+
+def test_sub_objects_read_through_loaders_skip_strawberrys_resolver_wrapping() -> None:
+    """A push's decision and department and a decision's item and issuer are resolved by their own functions."""
+    from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+    from api.graphql.base import LoadedField
+    from api.graphql.schema import schema
+
+    types = schema._schema.type_map
+    for type_name, field_name in (
+        ("DecisionPush", "decision"),
+        ("DecisionPush", "department"),
+        ("ApprovalDecision", "item"),
+        ("ApprovalDecision", "issuer"),
+    ):
+        field = types[type_name].fields[field_name]  # type: ignore[attr-defined]
+        definition = field.extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
+        assert isinstance(definition, LoadedField)
+        assert field.resolve is definition.resolve
