@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -23,6 +22,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.auth import bearer, user_for_token
+from api.collector import CollectorUpkeep
 from api.context import Context
 from api.downloads import export_list, report_file
 from api.files import download_file
@@ -171,12 +171,12 @@ def create_app(
             await open_database(settings.database_url, check_migrated=check_migrated)
         services = await Services.start(settings, poll_interval=poll_interval)
         app.state.services = services
-        # What start-up made (modules, the schema, ORM metadata) lives as long as the process: frozen,
-        # it is no longer walked by every full collection, which a busy server runs every few seconds.
-        gc.freeze()
+        collector = CollectorUpkeep()  # full collections off the live path (api/collector.py)
+        collector.start()
         try:
             yield
         finally:
+            await collector.stop()
             await services.stop()
             if own_database:
                 await close_database()
