@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -178,6 +178,8 @@ async def _insert(
 ) -> None:
     meta = model._meta
     fields_ = _written_fields(model)
+    names = [field.model_field_name for field in fields_]
+    converters = _converters(model)
     _fill_defaults(model, rows)
     columns = ", ".join(f'"{meta.fields_db_projection[field.model_field_name]}"' for field in fields_)
     head = f'INSERT INTO "{meta.db_table}" ({columns}) '
@@ -189,11 +191,11 @@ async def _insert(
         if postgres:
             sql = head + _unnest_sql(model) + returning
             values: list[Any] = [
-                [_to_db(field, row[field.model_field_name], model) for row in chunk] for field in fields_
+                [convert(row[name]) for row in chunk] for convert, name in zip(converters, names, strict=True)
             ]
         else:
             sql = head + _values_sql(len(fields_), len(chunk)) + returning
-            values = [_to_db(field, row[field.model_field_name], model) for row in chunk for field in fields_]
+            values = [convert(row[name]) for row in chunk for convert, name in zip(converters, names, strict=True)]
         if not returning_ids:
             await conn.execute_query(sql, values)
             continue
@@ -234,6 +236,24 @@ def from_row(model: type[M], values: Sequence[Any]) -> M:
 def row_values(row: Any) -> tuple[Any, ...]:
     """A row of execute_query as a tuple: asyncpg gives records, SQLite dicts."""
     return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+
+
+@functools.cache
+def _converters(model: type[Model]) -> list[Callable[[Any], Any]]:
+    """_to_db for each written field, bound once: a bulk insert converts every value of every row.
+
+    Where a field's to_python_value is the base one, it only coerces to the field's type, which its
+    to_db_value does again: that step is left out.
+    """
+
+    def converter(field: Field[Any]) -> Callable[[Any], Any]:
+        to_db = field.to_db_value
+        if type(field).to_python_value is Field.to_python_value:
+            return lambda value: None if value is None else to_db(value, model)
+        to_python = field.to_python_value
+        return lambda value: None if value is None else to_db(to_python(value), model)
+
+    return [converter(field) for field in _written_fields(model)]
 
 
 def stored(model: type[M], row: dict[str, Any]) -> M:
