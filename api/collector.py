@@ -10,11 +10,15 @@ was those pauses). Three measures, for the API process only:
   generation, and promotions are what make full collections come due.
 - Every FREEZE_EVERY seconds, after a young collection, whatever survives is frozen (gc.freeze):
   full collections stop walking the long-lived objects, so they become short as well as rare.
-- Every FULL_EVERY seconds everything is unfrozen and collected once, then frozen again, so that
-  cyclic garbage frozen meanwhile (what a closed socket leaves) is reclaimed: one pause at a known
-  rhythm, instead of several unannounced ones.
+- Frozen objects are never collected, so cyclic garbage frozen meanwhile (what a closed socket
+  leaves) waits for the full step: everything is unfrozen, collected once and frozen again, when
+  the frozen objects have grown by half since the last full step (connections come and go) or
+  FULL_EVERY seconds have passed. Memory held by frozen garbage stays bounded, and the pauses come
+  at a known rhythm instead of unannounced.
 
-Every collection's pause is observed in `shenguan_gc_pause_seconds` (by generation).
+Every collection's pause is observed in `shenguan_gc_pause_seconds` (by generation). The gc
+callback only adds to plain counters: it runs wherever an allocation starts a collection, even
+inside prometheus_client while that holds a metric's lock, so it must take no lock itself.
 """
 
 from __future__ import annotations
@@ -24,82 +28,123 @@ import contextlib
 import gc
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import Histogram
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
 
 log = logging.getLogger("shenguan.collector")
 
 THRESHOLDS = (10_000, 10, 100)
 FREEZE_EVERY = 10.0
 FULL_EVERY = 3600.0
+FULL_GROWTH = 1.5  # the full step runs once the frozen objects have grown by half
+BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
-GC_PAUSE = Histogram(
-    "shenguan_gc_pause_seconds",
-    "Garbage collection pauses in this process (the event loop stands still meanwhile), by generation",
-    ["generation"],
-    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-)
+
+class PauseRecorder(Collector):
+    """Collection pauses per generation, counted without locks, exported as a histogram at scrape time."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        # per generation: a count per bucket (the last one is +Inf), and the sum of the pauses
+        self.counts = [[0] * (len(BUCKETS) + 1) for _ in range(3)]
+        self.sums = [0.0, 0.0, 0.0]
+
+    def observe(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        pause, generation = time.perf_counter() - self.started, int(info["generation"])
+        slot = next((n for n, bound in enumerate(BUCKETS) if pause <= bound), len(BUCKETS))
+        self.counts[generation][slot] += 1
+        self.sums[generation] += pause
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(
+            "shenguan_gc_pause_seconds",
+            "Garbage collection pauses in this process (the event loop stands still meanwhile), by generation",
+            labels=["generation"],
+        )
+        for generation in range(3):
+            running, cumulative = 0, []
+            for bound, count in zip([*map(str, BUCKETS), "+Inf"], self.counts[generation], strict=True):
+                running += count
+                cumulative.append((bound, running))
+            family.add_metric([str(generation)], cumulative, self.sums[generation])
+        yield family
+
+
+PAUSES = PauseRecorder()
+REGISTRY.register(PAUSES)
 
 
 class CollectorUpkeep:
-    """The policy above, as a task of the API process's lifespan."""
+    """The policy above, as a task of the API process's lifespan.
 
-    def __init__(self, *, freeze_every: float = FREEZE_EVERY, full_every: float = FULL_EVERY) -> None:
+    The thresholds, the callback and the frozen objects belong to the process: with several
+    applications in one process (tests), the first start sets them and the last stop gives them back.
+    """
+
+    active = 0
+    previous_thresholds = gc.get_threshold()
+
+    def __init__(
+        self, *, freeze_every: float = FREEZE_EVERY, full_every: float = FULL_EVERY, full_growth: float = FULL_GROWTH
+    ) -> None:
         self.freeze_every = freeze_every
         self.full_every = full_every
-        self._previous = gc.get_threshold()
+        self.full_growth = full_growth
         self._last_full = time.monotonic()
+        self._frozen_after_full = gc.get_freeze_count()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Freeze what start-up made (modules, the schema, ORM metadata) and begin the rhythm."""
-        self._previous = gc.get_threshold()
-        gc.set_threshold(*THRESHOLDS)
-        if _observe not in gc.callbacks:
-            gc.callbacks.append(_observe)
+        if CollectorUpkeep.active == 0:
+            CollectorUpkeep.previous_thresholds = gc.get_threshold()
+            gc.set_threshold(*THRESHOLDS)
+            gc.callbacks.append(PAUSES.observe)
+        CollectorUpkeep.active += 1
         gc.freeze()
         self._last_full = time.monotonic()
+        self._frozen_after_full = gc.get_freeze_count()
         self._task = asyncio.create_task(self._run(), name="gc-upkeep")
 
     async def stop(self) -> None:
-        """Stop the rhythm and give the collector back its defaults and every frozen object."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        gc.set_threshold(*self._previous)
-        with contextlib.suppress(ValueError):
-            gc.callbacks.remove(_observe)
-        gc.unfreeze()
+        """Stop the rhythm; the last one stopped gives the collector back its defaults and frozen objects."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        CollectorUpkeep.active -= 1
+        if CollectorUpkeep.active == 0:
+            gc.set_threshold(*CollectorUpkeep.previous_thresholds)
+            with contextlib.suppress(ValueError):
+                gc.callbacks.remove(PAUSES.observe)
+            gc.unfreeze()
 
     def tick(self, now: float) -> str:
         """One step of the rhythm; returns which ("full" or "freeze")."""
-        if now - self._last_full >= self.full_every:
-            started = time.perf_counter()
-            gc.unfreeze()
-            collected = gc.collect()
-            gc.freeze()
-            self._last_full = now
-            pause_ms = (time.perf_counter() - started) * 1000
-            log.info("定时完整垃圾回收：回收 %d 个对象，用时 %.0f 毫秒", collected, pause_ms)
-            return "full"
         gc.collect(1)
         gc.freeze()
-        return "freeze"
+        grown = gc.get_freeze_count() > self.full_growth * max(self._frozen_after_full, 1)
+        if not grown and now - self._last_full < self.full_every:
+            return "freeze"
+        started = time.perf_counter()
+        gc.unfreeze()
+        collected = gc.collect()
+        gc.freeze()
+        self._last_full = now
+        self._frozen_after_full = gc.get_freeze_count()
+        pause_ms = (time.perf_counter() - started) * 1000
+        log.info("完整垃圾回收：回收 %d 个对象，用时 %.0f 毫秒", collected, pause_ms)
+        return "full"
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.freeze_every)
             self.tick(time.monotonic())
-
-
-_pause_started: list[float] = [0.0]
-
-
-def _observe(phase: str, info: dict[str, Any]) -> None:
-    if phase == "start":
-        _pause_started[0] = time.perf_counter()
-    else:
-        GC_PAUSE.labels(str(info["generation"])).observe(time.perf_counter() - _pause_started[0])

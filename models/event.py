@@ -201,9 +201,8 @@ ORDER BY e.seq, r.department_id
 # numbered by earlier passes still wait to be published, number a batch and return it with its
 # audiences, then commit; with the calendar's version, which the wake-ups of the batch are timed by.
 _SEQUENCE_AND_RETURN = (
-    "SELECT (s.numbered).*, s.audience, s.older_waiting,"
-    " (SELECT version FROM calendar_state WHERE id = 1) AS calendar_version"
-    " FROM shenguan_sequence_events($1, $2) AS s"
+    "SELECT (s.o_event).*, s.o_audience AS audience, s.o_older_waiting AS older_waiting,"
+    " s.o_calendar_version AS calendar_version FROM shenguan_sequence_events($1, $2) AS s"
 )
 _UNPUBLISHED = _WITH_AUDIENCE.format(events=f"({_WAITING})")
 

@@ -112,17 +112,18 @@ async def enqueue_wakeups(arq: ArqRedis, wakeups: list[Wakeup], now: datetime) -
         calls.append((*keys, expires_ms, job, to_unix_ms(w.moment), w.job_id))
     # EVALSHA straight away: a pipeline of registered scripts asks SCRIPT EXISTS first, one more round
     # trip per flush. Redis answers NOSCRIPT only after a restart (or the first time): load it, again.
-    for attempt in (1, 2):
-        try:
-            async with arq.pipeline(transaction=False) as pipe:
-                for call in calls:
-                    pipe.evalsha(ENQUEUE_ONCE_SHA, 3, *call)
-                results = await pipe.execute()
-            break
-        except NoScriptError:
-            if attempt == 2:
-                raise
-            await arq.script_load(ENQUEUE_ONCE)
+    try:
+        return await _enqueue_once(arq, calls)
+    except NoScriptError:
+        await arq.script_load(ENQUEUE_ONCE)
+        return await _enqueue_once(arq, calls)  # a job enqueued by the first try is not enqueued twice
+
+
+async def _enqueue_once(arq: ArqRedis, calls: list[tuple[Any, ...]]) -> int:
+    async with arq.pipeline(transaction=False) as pipe:
+        for call in calls:
+            pipe.evalsha(ENQUEUE_ONCE_SHA, 3, *call)
+        results = await pipe.execute()
     return sum(int(r) for r in results)
 
 
@@ -216,7 +217,7 @@ async def _publish(redis: aioredis.Redis, arq: ArqRedis | None, outgoing: Outgoi
         try:
             await _schedule(arq, batch, now, outgoing.calendar_version)
         except (RedisError, OSError) as error:  # the sweep still finds every deadline from its row
-            log.warning("截止提醒排程失败，由定时清扫兜底：%s", error)
+            log.warning("截止提醒排程失败，由定时清扫兜底：%s", str(error)[:200])
 
     if arq is None:
         return await stream()

@@ -19,26 +19,30 @@ from tortoise.migrations import operations as ops
 SEQUENCER_LOCK_KEY = 0x5347_4E31
 CHAIN_LOCK = 0x5347_4155
 
+# Parameters, variables and result columns are prefixed (p_, v_, o_): PL/pgSQL resolves a bare name
+# against both its variables and the tables' columns, and a later column of the same name would
+# make the function fail. The calendar's version is read with the numbering's own snapshot, so it
+# is at least as new as any event of the batch (their wake-ups are timed by it).
 SEQUENCE_EVENTS = f"""
-CREATE OR REPLACE FUNCTION shenguan_sequence_events(at timestamptz, batch integer)
-RETURNS TABLE (numbered event, audience integer, older_waiting boolean)
+CREATE OR REPLACE FUNCTION shenguan_sequence_events(p_at timestamptz, p_batch integer)
+RETURNS TABLE (o_event event, o_audience integer, o_older_waiting boolean, o_calendar_version integer)
 LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
-    waiting boolean;
+    v_waiting boolean;
 BEGIN
     PERFORM pg_advisory_xact_lock({SEQUENCER_LOCK_KEY});
     -- Numbered by an earlier pass and still unpublished: read before this pass numbers its batch.
-    waiting := EXISTS (SELECT 1 FROM event e WHERE e.seq IS NOT NULL AND e.published_at IS NULL);
+    v_waiting := EXISTS (SELECT 1 FROM event e WHERE e.seq IS NOT NULL AND e.published_at IS NULL);
     RETURN QUERY
     WITH fresh AS (
-        UPDATE event SET seq = edge.top + pending.n, sequenced_at = at
+        UPDATE event SET seq = edge.top + pending.n, sequenced_at = p_at
         FROM (SELECT p.id, ROW_NUMBER() OVER (ORDER BY p.id) AS n
-              FROM (SELECT e.id FROM event e WHERE e.seq IS NULL ORDER BY e.id LIMIT batch) AS p) AS pending,
+              FROM (SELECT e.id FROM event e WHERE e.seq IS NULL ORDER BY e.id LIMIT p_batch) AS p) AS pending,
              (SELECT COALESCE(MAX(e.seq), 0) AS top FROM event e) AS edge
         WHERE event.id = pending.id
         RETURNING event.*
     )
-    SELECT fresh::event, r.department_id, waiting
+    SELECT fresh::event, r.department_id, v_waiting, (SELECT c.version FROM calendar_state c WHERE c.id = 1)
     FROM fresh LEFT JOIN event_recipient r ON r.event_id = fresh.id
     ORDER BY fresh.seq, r.department_id;
 END

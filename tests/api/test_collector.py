@@ -1,4 +1,4 @@
-"""The API process's garbage-collector rhythm (api/collector.py): freeze survivors, reclaim on the hour."""
+"""The API process's garbage-collector rhythm (api/collector.py): freeze survivors, reclaim in a full step."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import REGISTRY
 
-from api.collector import THRESHOLDS, CollectorUpkeep
+from api.collector import PAUSES, THRESHOLDS, CollectorUpkeep
 
 
 class Node:
@@ -25,7 +25,8 @@ def cycle() -> tuple[Node, weakref.ref[Node]]:
 
 @pytest.fixture
 def upkeep() -> Iterator[CollectorUpkeep]:
-    keeper = CollectorUpkeep(freeze_every=3600, full_every=100)
+    gc.freeze()  # as start() does: what is there now is the growth's starting point
+    keeper = CollectorUpkeep(freeze_every=3600, full_every=100, full_growth=1000)
     yield keeper
     gc.unfreeze()
 
@@ -34,16 +35,21 @@ def pauses(generation: str) -> float:
     return REGISTRY.get_sample_value("shenguan_gc_pause_seconds_count", {"generation": generation}) or 0.0
 
 
-async def test_start_freezes_start_up_sets_the_thresholds_and_stop_gives_both_back(upkeep: CollectorUpkeep) -> None:
+async def test_the_first_start_sets_the_collector_up_and_the_last_stop_gives_it_back() -> None:
+    """Two applications in one process (as in tests), stopped in the order they started."""
     before = gc.get_threshold()
-    upkeep.start()
-    try:
-        assert gc.get_threshold() == THRESHOLDS
-        assert gc.get_freeze_count() > 0
-    finally:
-        await upkeep.stop()
+    first, second = CollectorUpkeep(), CollectorUpkeep()
+    first.start()
+    second.start()
+    assert gc.get_threshold() == THRESHOLDS and gc.get_freeze_count() > 0
+
+    await first.stop()
+    assert gc.get_threshold() == THRESHOLDS  # the second one still runs
+    assert PAUSES.observe in gc.callbacks and gc.get_freeze_count() > 0
+
+    await second.stop()
     assert gc.get_threshold() == before
-    assert gc.get_freeze_count() == 0
+    assert PAUSES.observe not in gc.callbacks and gc.get_freeze_count() == 0
 
 
 def test_a_frozen_cycle_outlives_collections_until_the_full_step_reclaims_it(upkeep: CollectorUpkeep) -> None:
@@ -53,19 +59,33 @@ def test_a_frozen_cycle_outlives_collections_until_the_full_step_reclaims_it(upk
     gc.collect()
     assert alive() is not None
 
-    assert upkeep.tick(now=upkeep._last_full + 100) == "full"
+    assert upkeep.tick(now=upkeep._last_full + 100) == "full"  # FULL_EVERY has passed
 
     assert alive() is None
     assert gc.get_freeze_count() > 0  # what is still alive is frozen again
 
 
-async def test_each_collection_pause_is_observed_by_generation(upkeep: CollectorUpkeep) -> None:
-    upkeep.start()
+def test_the_full_step_comes_early_once_the_frozen_objects_have_grown_by_half() -> None:
+    gc.freeze()
+    keeper = CollectorUpkeep(freeze_every=3600, full_every=3600)
+    try:
+        assert keeper.tick(now=keeper._last_full + 1) == "freeze"
+        kept = [[n] for n in range(keeper._frozen_after_full)]  # as many new long-lived objects again
+        assert keeper.tick(now=keeper._last_full + 2) == "full"
+        assert keeper._frozen_after_full >= len(kept)
+    finally:
+        gc.unfreeze()
+
+
+async def test_each_collection_pause_is_counted_by_generation_while_started() -> None:
+    keeper = CollectorUpkeep(freeze_every=3600)
+    keeper.start()
     try:
         before = pauses("2")
         gc.collect()
         assert pauses("2") == before + 1
+        assert (REGISTRY.get_sample_value("shenguan_gc_pause_seconds_sum", {"generation": "2"}) or 0) > 0
     finally:
-        await upkeep.stop()
-    gc.collect()  # stopped: no longer observed
+        await keeper.stop()
+    gc.collect()  # stopped: no longer counted
     assert pauses("2") == before + 1

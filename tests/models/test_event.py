@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 from tortoise.transactions import in_transaction
 
-from models.calendar import SHANGHAI
+from models.calendar import SHANGHAI, bump_version, calendar_version
 from models.event import (
     PUBLISH_BATCH,
     SEQUENCE_BATCH,
@@ -132,6 +132,17 @@ async def test_concurrent_commits_and_passes_number_every_event_once_without_gap
 
     assert sum(counts) == 30
     assert [e.seq for e in await Event.all().order_by("seq")] == list(range(1, 31))
+
+
+@pytest.mark.postgres
+async def test_a_pass_brings_back_the_calendar_version_its_wakeups_are_timed_by(db: str) -> None:
+    before = await calendar_version()
+    await bump_version()
+    await bump_version()
+    await pushed(1, 1)
+    outgoing = await sequence_for_publishing(NOW)
+    assert outgoing.sequenced == 1
+    assert outgoing.calendar_version == before + 2
 
 
 @pytest.mark.postgres
