@@ -11,10 +11,11 @@ was those pauses). Three measures, for the API process only:
 - Every FREEZE_EVERY seconds, after a young collection, whatever survives is frozen (gc.freeze):
   full collections stop walking the long-lived objects, so they become short as well as rare.
 - Frozen objects are never collected, so cyclic garbage frozen meanwhile (what a closed socket
-  leaves) waits for the full step: everything is unfrozen, collected once and frozen again, when
-  the frozen objects have grown by half since the last full step (connections come and go) or
-  FULL_EVERY seconds have passed. Memory held by frozen garbage stays bounded, and the pauses come
-  at a known rhythm instead of unannounced.
+  leaves) waits for the full step: everything is unfrozen, collected once and frozen again, once
+  as many sockets have closed since the last full step as are open now (at least FULL_CHURN), or
+  FULL_EVERY seconds have passed. What closed sockets leave frozen stays about the size of what
+  the open ones hold, and the pauses come at a known rhythm instead of unannounced. (Growth of
+  the frozen objects is no sign of garbage: it is mostly new subscriptions.)
 
 Every collection's pause is observed in `shenguan_gc_pause_seconds` (by generation). The gc
 callback only adds to plain counters: it runs wherever an allocation starts a collection, even
@@ -39,7 +40,7 @@ log = logging.getLogger("shenguan.collector")
 THRESHOLDS = (10_000, 10, 100)
 FREEZE_EVERY = 10.0
 FULL_EVERY = 3600.0
-FULL_GROWTH = 1.5  # the full step runs once the frozen objects have grown by half
+FULL_CHURN = 1000  # closed sockets, at the least, before the full step comes early
 BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -80,6 +81,16 @@ PAUSES = PauseRecorder()
 REGISTRY.register(PAUSES)
 
 
+class SocketChurn:
+    """WebSockets opened and closed by this process (api/metrics.py counts them as they come and go)."""
+
+    opened = 0
+    closed = 0
+
+
+CHURN = SocketChurn()
+
+
 class CollectorUpkeep:
     """The policy above, as a task of the API process's lifespan.
 
@@ -91,13 +102,13 @@ class CollectorUpkeep:
     previous_thresholds = gc.get_threshold()
 
     def __init__(
-        self, *, freeze_every: float = FREEZE_EVERY, full_every: float = FULL_EVERY, full_growth: float = FULL_GROWTH
+        self, *, freeze_every: float = FREEZE_EVERY, full_every: float = FULL_EVERY, full_churn: int = FULL_CHURN
     ) -> None:
         self.freeze_every = freeze_every
         self.full_every = full_every
-        self.full_growth = full_growth
+        self.full_churn = full_churn
         self._last_full = time.monotonic()
-        self._frozen_after_full = gc.get_freeze_count()
+        self._closed_at_full = CHURN.closed
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -109,7 +120,7 @@ class CollectorUpkeep:
         CollectorUpkeep.active += 1
         gc.freeze()
         self._last_full = time.monotonic()
-        self._frozen_after_full = gc.get_freeze_count()
+        self._closed_at_full = CHURN.closed
         self._task = asyncio.create_task(self._run(), name="gc-upkeep")
 
     async def stop(self) -> None:
@@ -129,17 +140,18 @@ class CollectorUpkeep:
 
     def tick(self, now: float) -> str:
         """One step of the rhythm; returns which ("full" or "freeze")."""
-        gc.collect(1)
-        gc.freeze()
-        grown = gc.get_freeze_count() > self.full_growth * max(self._frozen_after_full, 1)
-        if not grown and now - self._last_full < self.full_every:
+        closed = CHURN.closed - self._closed_at_full
+        churned = closed >= max(self.full_churn, CHURN.opened - CHURN.closed)
+        if not churned and now - self._last_full < self.full_every:
+            gc.collect(1)
+            gc.freeze()
             return "freeze"
         started = time.perf_counter()
         gc.unfreeze()
         collected = gc.collect()
         gc.freeze()
         self._last_full = now
-        self._frozen_after_full = gc.get_freeze_count()
+        self._closed_at_full = CHURN.closed
         pause_ms = (time.perf_counter() - started) * 1000
         log.info("完整垃圾回收：回收 %d 个对象，用时 %.0f 毫秒", collected, pause_ms)
         return "full"

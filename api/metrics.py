@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
+from api.collector import CHURN
 from api.http import error_response
 from api.logs import request_fields
 from models.calendar import SHANGHAI
@@ -201,10 +202,12 @@ class RequestContextMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send, fields: dict[str, Any]) -> None:
         started = time.perf_counter()
         WEBSOCKETS_OPEN.inc()
+        CHURN.opened += 1
         try:
             await self.app(scope, receive, send)
         finally:
             WEBSOCKETS_OPEN.dec()
+            CHURN.closed += 1
             log.info(
                 "websocket %s closed",
                 scope.get("path", ""),

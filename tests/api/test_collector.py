@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import REGISTRY
 
-from api.collector import PAUSES, THRESHOLDS, CollectorUpkeep
+from api.collector import CHURN, PAUSES, THRESHOLDS, CollectorUpkeep
 
 
 class Node:
@@ -25,8 +25,8 @@ def cycle() -> tuple[Node, weakref.ref[Node]]:
 
 @pytest.fixture
 def upkeep() -> Iterator[CollectorUpkeep]:
-    gc.freeze()  # as start() does: what is there now is the growth's starting point
-    keeper = CollectorUpkeep(freeze_every=3600, full_every=100, full_growth=1000)
+    gc.freeze()  # as start() does
+    keeper = CollectorUpkeep(freeze_every=3600, full_every=100)
     yield keeper
     gc.unfreeze()
 
@@ -65,15 +65,20 @@ def test_a_frozen_cycle_outlives_collections_until_the_full_step_reclaims_it(upk
     assert gc.get_freeze_count() > 0  # what is still alive is frozen again
 
 
-def test_the_full_step_comes_early_once_the_frozen_objects_have_grown_by_half() -> None:
-    gc.freeze()
-    keeper = CollectorUpkeep(freeze_every=3600, full_every=3600)
+def test_the_full_step_comes_early_once_as_many_sockets_have_closed_as_are_open() -> None:
+    keeper = CollectorUpkeep(freeze_every=3600, full_every=3600, full_churn=10)
+    opened, closed = CHURN.opened, CHURN.closed
     try:
+        CHURN.opened += 30  # thirty sockets open ...
         assert keeper.tick(now=keeper._last_full + 1) == "freeze"
-        kept = [[n] for n in range(keeper._frozen_after_full)]  # as many new long-lived objects again
-        assert keeper.tick(now=keeper._last_full + 2) == "full"
-        assert keeper._frozen_after_full >= len(kept)
+        CHURN.closed += 14  # ... fourteen closed: fewer than the sixteen still open
+        assert keeper.tick(now=keeper._last_full + 2) == "freeze"
+        CHURN.closed += 1  # fifteen closed, fifteen open
+        assert keeper.tick(now=keeper._last_full + 3) == "full"
+        CHURN.closed += 1  # counted afresh after a full step
+        assert keeper.tick(now=keeper._last_full + 4) == "freeze"
     finally:
+        CHURN.opened, CHURN.closed = opened, closed
         gc.unfreeze()
 
 
