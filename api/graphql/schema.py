@@ -16,6 +16,7 @@ from api.graphql.base import Node, use_loaded_fields
 from api.graphql.commitment import CommitmentOutcome, CommitmentQuery, CreditRecord, VerificationTask
 from api.graphql.commitment_mutation import CommitmentMutation
 from api.graphql.denials import AuditDenials
+from api.graphql.execution import ExecutionContext
 from api.graphql.inspection import InspectionInvitation, InspectionQuery, InspectionTask
 from api.graphql.inspection_mutation import InspectionMutation
 from api.graphql.liaison import LIAISON_TYPES, LiaisonMutation, LiaisonQuery
@@ -86,5 +87,6 @@ schema = Schema(
         AuditDenials,
     ],
     config=StrawberryConfig(auto_camel_case=True),
+    execution_context_class=ExecutionContext,
 )
 use_loaded_fields(schema)
