@@ -82,7 +82,7 @@ REGISTRY.register(PAUSES)
 
 
 class SocketChurn:
-    """WebSockets opened and closed by this process (api/metrics.py counts them as they come and go)."""
+    """WebSockets accepted and closed again by this process (api/metrics.py counts them)."""
 
     opened = 0
     closed = 0
@@ -106,13 +106,15 @@ class CollectorUpkeep:
     ) -> None:
         self.freeze_every = freeze_every
         self.full_every = full_every
-        self.full_churn = full_churn
+        self.full_churn = max(full_churn, 1)
         self._last_full = time.monotonic()
         self._closed_at_full = CHURN.closed
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Freeze what start-up made (modules, the schema, ORM metadata) and begin the rhythm."""
+        if self._task is not None:
+            return
         if CollectorUpkeep.active == 0:
             CollectorUpkeep.previous_thresholds = gc.get_threshold()
             gc.set_threshold(*THRESHOLDS)
@@ -125,18 +127,20 @@ class CollectorUpkeep:
 
     async def stop(self) -> None:
         """Stop the rhythm; the last one stopped gives the collector back its defaults and frozen objects."""
-        if self._task is None:
+        task, self._task = self._task, None
+        if task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-        CollectorUpkeep.active -= 1
-        if CollectorUpkeep.active == 0:
-            gc.set_threshold(*CollectorUpkeep.previous_thresholds)
-            with contextlib.suppress(ValueError):
-                gc.callbacks.remove(PAUSES.observe)
-            gc.unfreeze()
+        task.cancel()
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        finally:
+            CollectorUpkeep.active -= 1
+            if CollectorUpkeep.active == 0:
+                gc.set_threshold(*CollectorUpkeep.previous_thresholds)
+                with contextlib.suppress(ValueError):
+                    gc.callbacks.remove(PAUSES.observe)
+                gc.unfreeze()
 
     def tick(self, now: float) -> str:
         """One step of the rhythm; returns which ("full" or "freeze")."""
@@ -159,4 +163,7 @@ class CollectorUpkeep:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.freeze_every)
-            self.tick(time.monotonic())
+            try:
+                self.tick(time.monotonic())
+            except Exception:  # the rhythm must outlive one bad step; the collector runs on regardless
+                log.exception("垃圾回收维护步骤失败")

@@ -202,12 +202,21 @@ class RequestContextMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send, fields: dict[str, Any]) -> None:
         started = time.perf_counter()
         WEBSOCKETS_OPEN.inc()
-        CHURN.opened += 1
+        accepted = False
+
+        async def watched(message: Message) -> None:
+            nonlocal accepted
+            if message["type"] == "websocket.accept" and not accepted:
+                accepted = True
+                CHURN.opened += 1  # refused handshakes leave nothing behind: only accepted sockets count
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, watched)
         finally:
             WEBSOCKETS_OPEN.dec()
-            CHURN.closed += 1
+            if accepted:
+                CHURN.closed += 1
             log.info(
                 "websocket %s closed",
                 scope.get("path", ""),

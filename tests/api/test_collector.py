@@ -5,11 +5,13 @@ from __future__ import annotations
 import gc
 import weakref
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 
 from api.collector import CHURN, PAUSES, THRESHOLDS, CollectorUpkeep
+from api.metrics import RequestContextMiddleware
 
 
 class Node:
@@ -94,3 +96,28 @@ async def test_each_collection_pause_is_counted_by_generation_while_started() ->
         await keeper.stop()
     gc.collect()  # stopped: no longer counted
     assert pauses("2") == before + 1
+
+
+async def test_only_accepted_sockets_count_towards_the_full_step() -> None:
+    """A refused handshake (bad origin, token or limit) leaves no frozen garbage: it must not bring a full step."""
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def accepting(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 1000})
+
+    async def refusing(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "websocket.close", "code": 4403})
+
+    scope = {"type": "websocket", "path": "/graphql", "headers": [], "client": ("127.0.0.1", 5000)}
+    for app, counted in ((refusing, 0), (accepting, 1)):
+        before = (CHURN.opened, CHURN.closed)
+        await RequestContextMiddleware(app)(scope, receive, send)
+        assert (CHURN.opened - before[0], CHURN.closed - before[1]) == (counted, counted)
+    assert [m["type"] for m in sent] == ["websocket.close", "websocket.accept", "websocket.close"]
