@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import jwt
 
 from models.account import User
-from models.db import from_row, row_values, select_list
+from models.db import from_row, parameter, row_values, select_list
 
 ALGORITHM = "HS256"
 MAX_USER_ID = 2**31 - 1
@@ -59,11 +59,10 @@ async def _user(user_id: int) -> User | None:
     """The account by id, in a hand-written statement: every request and socket asks, and building the
     ORM's query each time cost more than running it."""
     conn = User._meta.db
-    _, rows = await conn.execute_query(_user_sql(conn.capabilities.dialect), [user_id])
+    _, rows = await conn.execute_query(_user_sql(parameter(conn, 1)), [user_id])
     return from_row(User, row_values(rows[0])) if rows else None
 
 
 @functools.cache
-def _user_sql(dialect: str) -> str:
-    by_id = "?" if dialect == "sqlite" else "$1"
+def _user_sql(by_id: str) -> str:
     return f'SELECT {select_list(User, "u")} FROM "{User._meta.db_table}" u WHERE u.id = {by_id}'

@@ -207,14 +207,22 @@ async def _insert(
 
 def db_value(model: type[Model], name: str, value: Any) -> Any:
     """A field's value as the database receives it from an instance of the model."""
-    return _to_db(model._meta.fields_map[name], value, model)
+    return _converter(model._meta.fields_map[name], model)(value)
 
 
-def _to_db(field: Field[Any], value: Any, model: type[Model]) -> Any:
-    # First as an instance holds it (datetimes in the configured time zone: SQLite compares them
-    # as text), then as the database takes it (sealed, JSON, ...). NULL needs neither (the
-    # database refuses it where the column does not take it).
-    return None if value is None else field.to_db_value(field.to_python_value(value), model)
+def _converter(field: Field[Any], model: type[Model]) -> Callable[[Any], Any]:
+    """A field's value first as an instance holds it (datetimes in the configured time zone: SQLite
+    compares them as text), then as the database takes it (sealed, JSON, ...). NULL needs neither (the
+    database refuses it where the column does not take it).
+
+    Where the field's to_python_value is the base one, it only coerces to the field's type, which its
+    to_db_value does again: that step is left out.
+    """
+    to_db = field.to_db_value
+    if type(field).to_python_value is Field.to_python_value:
+        return lambda value: None if value is None else to_db(value, model)
+    to_python = field.to_python_value
+    return lambda value: None if value is None else to_db(to_python(value), model)
 
 
 def columns(model: type[Model]) -> tuple[str, ...]:
@@ -240,20 +248,8 @@ def row_values(row: Any) -> tuple[Any, ...]:
 
 @functools.cache
 def _converters(model: type[Model]) -> list[Callable[[Any], Any]]:
-    """_to_db for each written field, bound once: a bulk insert converts every value of every row.
-
-    Where a field's to_python_value is the base one, it only coerces to the field's type, which its
-    to_db_value does again: that step is left out.
-    """
-
-    def converter(field: Field[Any]) -> Callable[[Any], Any]:
-        to_db = field.to_db_value
-        if type(field).to_python_value is Field.to_python_value:
-            return lambda value: None if value is None else to_db(value, model)
-        to_python = field.to_python_value
-        return lambda value: None if value is None else to_db(to_python(value), model)
-
-    return [converter(field) for field in _written_fields(model)]
+    """_converter for each written field, bound once: a bulk insert converts every value of every row."""
+    return [_converter(field, model) for field in _written_fields(model)]
 
 
 def stored(model: type[M], row: dict[str, Any]) -> M:
